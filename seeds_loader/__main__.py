@@ -1,0 +1,67 @@
+"""Command line: ``python -m seeds_loader {generate,load} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seeds_loader.settings import SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m seeds_loader", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a RetailRocket-format data set (the four Kaggle files)")
+    g.add_argument("--out", type=Path, default=None, help="output folder (default: RR_DATA_DIR)")
+    g.add_argument("--scale", type=float, default=0.05, help="1.0 = the real data set's size (default 0.05)")
+    g.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
+    g.add_argument(
+        "--category-tree",
+        type=Path,
+        default=None,
+        help="real category_tree.csv to reuse (default: ../shared/data/category_tree.csv when present)",
+    )
+    g.add_argument(
+        "--unless-present",
+        action="store_true",
+        help="do nothing when the four files are already in the output folder (real download or earlier run)",
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ld = sub.add_parser("load", help="load the four raw files into schema raw of the warehouse")
+    ld.add_argument(
+        "--data-dir", type=Path, default=None, help="folder with the files (default: RR_DATA_DIR)"
+    )
+    ld.add_argument("--target", choices=["duckdb", "postgres"], default=None, help="default: RR_TARGET")
+    ld.add_argument(
+        "--only-changed",
+        action="store_true",
+        help="skip the load when every file's sha256 equals the last load in raw.raw_rr_load_log",
+    )
+    ld.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "generate":
+        from seeds_loader.generate import main as generate_main
+
+        return generate_main(args, settings)
+    if args.command == "load":
+        from seeds_loader.load import main as load_main
+
+        return load_main(args, settings)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""The one place that holds the warehouse settings.
+
+Every component reads its warehouse from the same ``RR_*`` environment variables:
+the loader and the exports through :func:`load_settings`, dbt through ``env_var`` in
+``dbt_retailrocket/profiles.yml`` (fed by :meth:`Settings.dbt_env`), the Airflow DAG and
+docker-compose through ``.env``.
+
+=================  ======================================  =====================================
+variable           default                                 meaning
+=================  ======================================  =====================================
+RR_TARGET          duckdb                                  ``duckdb`` (embedded) or ``postgres``
+RR_DUCKDB_PATH     data/warehouse/retailrocket.duckdb      DuckDB file (relative to the project)
+RR_PG_HOST         127.0.0.1                               PostgreSQL host
+RR_PG_PORT         5432                                    PostgreSQL port
+RR_PG_USER         postgres                                PostgreSQL user
+RR_PG_PASSWORD     (empty)                                 PostgreSQL password
+RR_PG_DATABASE     retailrocket                            PostgreSQL database (created if missing)
+RR_DATA_DIR        data/raw/retailrocket                   folder with the four raw CSV files
+=================  ======================================  =====================================
+
+Relative paths are resolved against the project root (``RR_PROJECT_ROOT``, by default the
+folder that holds ``dbt_retailrocket/``), so the same ``.env`` works from any working
+directory, including the temporary copies of the dbt project that Cosmos runs in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGETS = ("duckdb", "postgres")
+
+DEFAULTS: dict[str, str] = {
+    "RR_TARGET": "duckdb",
+    "RR_DUCKDB_PATH": "data/warehouse/retailrocket.duckdb",
+    "RR_PG_HOST": "127.0.0.1",
+    "RR_PG_PORT": "5432",
+    "RR_PG_USER": "postgres",
+    "RR_PG_PASSWORD": "",
+    "RR_PG_DATABASE": "retailrocket",
+    "RR_DATA_DIR": "data/raw/retailrocket",
+}
+
+
+class SettingsError(ValueError):
+    """A warehouse setting is missing or malformed."""
+
+
+def project_root(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("RR_PROJECT_ROOT"):
+        return Path(env["RR_PROJECT_ROOT"]).expanduser().resolve()
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "dbt_retailrocket").is_dir():
+        return package_parent
+    return Path.cwd().resolve()
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """Minimal ``.env`` reader: ``KEY=value`` lines, ``#`` comments, optional quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str
+    duckdb_path: Path
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    pg_database: str
+    data_dir: Path
+    root: Path
+
+    @property
+    def pg_conninfo(self) -> str:
+        return self.pg_conninfo_for(self.pg_database)
+
+    def pg_conninfo_for(self, database: str) -> str:
+        parts = {
+            "host": self.pg_host,
+            "port": str(self.pg_port),
+            "user": self.pg_user,
+            "dbname": database,
+            "connect_timeout": "10",
+            "application_name": "retailrocket-kpi",
+        }
+        if self.pg_password:
+            parts["password"] = self.pg_password
+        return " ".join(f"{k}='{_quote(v)}'" for k, v in parts.items())
+
+    def with_target(self, target: str | None) -> Settings:
+        if target is None or target == self.target:
+            return self
+        _check_target(target)
+        return Settings(**{**self.__dict__, "target": target})
+
+    def describe(self) -> str:
+        if self.target == "duckdb":
+            return f"duckdb:{self.duckdb_path}"
+        return f"postgres://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt (or Cosmos) subprocess: absolute paths, every RR_* value set."""
+        return {
+            "RR_TARGET": self.target,
+            "RR_DUCKDB_PATH": str(self.duckdb_path),
+            "RR_PG_HOST": self.pg_host,
+            "RR_PG_PORT": str(self.pg_port),
+            "RR_PG_USER": self.pg_user,
+            "RR_PG_PASSWORD": self.pg_password,
+            "RR_PG_DATABASE": self.pg_database,
+            "RR_DATA_DIR": str(self.data_dir),
+            "RR_PROJECT_ROOT": str(self.root),
+        }
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise SettingsError(f"RR_TARGET must be one of {', '.join(TARGETS)}; got {target!r}")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool = True) -> Settings:
+    """Settings from the environment, then ``<root>/.env``, then the defaults."""
+    env = dict(os.environ if environ is None else environ)
+    root = project_root(env)
+    dotenv = _read_dotenv(root / ".env") if use_dotenv else {}
+
+    def get(name: str) -> str:
+        if name in env:
+            return env[name]
+        if name in dotenv:
+            return dotenv[name]
+        return DEFAULTS[name]
+
+    def path(name: str) -> Path:
+        p = Path(get(name)).expanduser()
+        return p if p.is_absolute() else (root / p)
+
+    target = get("RR_TARGET").strip().lower() or "duckdb"
+    _check_target(target)
+    port_text = get("RR_PG_PORT").strip()
+    if not port_text.isdigit():
+        raise SettingsError(f"RR_PG_PORT must be a port number; got {port_text!r}")
+    return Settings(
+        target=target,
+        duckdb_path=path("RR_DUCKDB_PATH"),
+        pg_host=get("RR_PG_HOST"),
+        pg_port=int(port_text),
+        pg_user=get("RR_PG_USER"),
+        pg_password=get("RR_PG_PASSWORD"),
+        pg_database=get("RR_PG_DATABASE"),
+        data_dir=path("RR_DATA_DIR"),
+        root=root,
+    )
