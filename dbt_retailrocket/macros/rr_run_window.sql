@@ -1,0 +1,133 @@
+{#-
+    The run window: which Asia/Seoul dates a run builds and checks, and which raw rows it may
+    read (see the docs blocks `rr_point_in_time` and `rr_incremental_window`).
+
+    target_date D set, incremental run  -> dates D - lookback_days .. D
+    target_date D set, first/full build -> every date up to D
+    no target_date                      -> every date
+
+    In every case nothing later than the end of D (Asia/Seoul) is read.
+    Every date that reaches SQL has been validated here first.
+-#}
+
+{% macro rr_parse_date(value, name) -%}
+    {#- Returns a datetime.date for a strict YYYY-MM-DD calendar date, else a compile error. -#}
+    {%- set text = value -%}
+    {%- if value is not string -%}
+        {%- if value is none or value is number or value is boolean or value.year is not defined -%}
+            {{ exceptions.raise_compiler_error(name ~ " must be a calendar date written YYYY-MM-DD; got " ~ (value | string)) }}
+        {%- endif -%}
+        {%- if value.hour is defined -%}
+            {{ exceptions.raise_compiler_error(name ~ " must be a date without a time of day (YYYY-MM-DD); got " ~ (value | string)) }}
+        {%- endif -%}
+        {%- set text = value.isoformat() -%}
+    {%- endif -%}
+    {%- set text = text | trim -%}
+    {%- set m = modules.re.fullmatch('([0-9]{4})-([0-9]{2})-([0-9]{2})', text) -%}
+    {%- if not m -%}
+        {{ exceptions.raise_compiler_error(name ~ " must be a calendar date written YYYY-MM-DD; got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {%- set y = m.group(1) | int -%}
+    {%- set mo = m.group(2) | int -%}
+    {%- set d = m.group(3) | int -%}
+    {%- set leap = (y % 4 == 0 and y % 100 != 0) or (y % 400 == 0) -%}
+    {%- set month_days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
+    {%- if y < 1 or mo < 1 or mo > 12 or d < 1 or d > month_days[mo - 1] -%}
+        {{ exceptions.raise_compiler_error(name ~ " is not a real calendar date: '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{- return(modules.datetime.date(y, mo, d)) -}}
+{%- endmacro %}
+
+
+{% macro rr_target_date() -%}
+    {#- The validated run date as a datetime.date, or none when the var is unset. -#}
+    {%- set raw = var('target_date', none) -%}
+    {%- if raw is none or (raw is string and raw | trim in ('', 'none', 'null', 'None')) -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(rr_parse_date(raw, 'var target_date')) -}}
+{%- endmacro %}
+
+
+{% macro rr_lookback_days() -%}
+    {%- set raw = var('lookback_days', 1) -%}
+    {%- set text = raw | string | trim -%}
+    {%- if raw is boolean or not modules.re.fullmatch('[0-9]{1,4}', text) -%}
+        {{ exceptions.raise_compiler_error("var lookback_days must be a whole number of days >= 0; got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{- return(text | int) -}}
+{%- endmacro %}
+
+
+{% macro rr_window(incremental) -%}
+    {#- {'start': date|none, 'end': date|none} of the dates this run (re)builds and checks. -#}
+    {%- set d = rr_target_date() -%}
+    {%- if d is none -%}
+        {{- return({'start': none, 'end': none}) -}}
+    {%- elif incremental -%}
+        {{- return({'start': d - modules.datetime.timedelta(days=rr_lookback_days()), 'end': d}) -}}
+    {%- else -%}
+        {{- return({'start': none, 'end': d}) -}}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_date_literal(d) -%}
+    cast('{{ d.isoformat() }}' as date)
+{%- endmacro %}
+
+
+{% macro rr_kst_day_start_ms(d) -%}
+    {#- Epoch milliseconds of 00:00 Asia/Seoul (UTC+9, no daylight saving) on date d. -#}
+    {{- return((d - modules.datetime.date(1970, 1, 1)).days * 86400000 - 9 * 3600000) -}}
+{%- endmacro %}
+
+
+{% macro rr_date_filter(date_column, incremental) -%}
+    {#- Predicate on an Asia/Seoul date column for the run window. -#}
+    {%- set w = rr_window(incremental) -%}
+    {%- if w.start is not none -%}
+        {{ date_column }} between {{ rr_date_literal(w.start) }} and {{ rr_date_literal(w.end) }}
+    {%- elif w.end is not none -%}
+        {{ date_column }} <= {{ rr_date_literal(w.end) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_epoch_ms_filter(ms_column, incremental) -%}
+    {#- The same window on a raw epoch-millisecond column: plain integer bounds, so both
+        warehouses use their indexes / zone maps and no time zone setting is involved. -#}
+    {%- set w = rr_window(incremental) -%}
+    {%- if w.end is none -%}
+        1 = 1
+    {%- else -%}
+        {%- set end_ms = rr_kst_day_start_ms(w.end + modules.datetime.timedelta(days=1)) -%}
+        {%- if w.start is not none -%}
+            {{ ms_column }} >= {{ rr_kst_day_start_ms(w.start) }} and {{ ms_column }} < {{ end_ms }}
+        {%- else -%}
+            {{ ms_column }} < {{ end_ms }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_known_by_end_of_run_filter(ms_column) -%}
+    {#- Point in time for slowly changing raw data (item properties): rows known by the end of
+        the run's date, whatever the incremental window. -#}
+    {{- rr_epoch_ms_filter(ms_column, false) -}}
+{%- endmacro %}
+
+
+{% macro rr_plausible_event_ms(bound) -%}
+    {#- Epoch-ms bounds of the plausible event window (vars plausible_event_date_min/max,
+        Asia/Seoul dates, both inclusive): 'min' is 00:00 KST of the first date, 'max' the last
+        millisecond of the last date. -#}
+    {%- if bound == 'min' -%}
+        {{- return(rr_kst_day_start_ms(rr_parse_date(var('plausible_event_date_min'), 'var plausible_event_date_min'))) -}}
+    {%- else -%}
+        {%- set last_day = rr_parse_date(var('plausible_event_date_max'), 'var plausible_event_date_max') -%}
+        {{- return(rr_kst_day_start_ms(last_day + modules.datetime.timedelta(days=1)) - 1) -}}
+    {%- endif -%}
+{%- endmacro %}
