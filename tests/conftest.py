@@ -60,22 +60,37 @@ def _pg_databases() -> Iterator[list[str]]:
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
-@pytest.fixture
-def make_settings(tmp_path: Path, request, _pg_databases) -> Callable[[str], Settings]:
-    """Factory: ``make_settings("duckdb")`` or ``make_settings("postgres")`` -> settings of an empty warehouse."""
+@pytest.fixture(scope="session")
+def new_warehouse(tmp_path_factory, _pg_databases) -> Callable[..., Settings]:
+    """Session-wide factory of empty warehouses, for module- or session-scoped fixtures."""
 
     def factory(target: str, *, data_dir: Path | None = None) -> Settings:
         base = load_settings(use_dotenv=False)
-        data_dir = data_dir or (tmp_path / "raw")
+        folder = tmp_path_factory.mktemp(f"wh_{target}")
+        data_dir = data_dir or (folder / "raw")
         if target == "duckdb":
-            path = tmp_path / f"wh_{uuid.uuid4().hex[:8]}.duckdb"
-            return replace(base, target="duckdb", duckdb_path=path, data_dir=data_dir)
+            return replace(base, target="duckdb", duckdb_path=folder / "warehouse.duckdb", data_dir=data_dir)
         if target == "postgres":
-            request.getfixturevalue("pg_available")
+            reason = _pg_unavailable_reason()
+            if reason is not None:
+                if IN_CI:
+                    pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run in CI)", pytrace=False)
+                pytest.skip(reason)
             name = f"rr_test_{uuid.uuid4().hex[:12]}"
             _pg_databases.append(name)
             return replace(base, target="postgres", pg_database=name, data_dir=data_dir)
         raise ValueError(target)
+
+    return factory
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, new_warehouse) -> Callable[..., Settings]:
+    """Factory: ``make_settings("duckdb")`` or ``make_settings("postgres")`` -> settings of an empty
+    warehouse whose data folder defaults to ``tmp_path / "raw"``."""
+
+    def factory(target: str, *, data_dir: Path | None = None) -> Settings:
+        return new_warehouse(target, data_dir=data_dir or (tmp_path / "raw"))
 
     return factory
 
