@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     ld.add_argument(
         "--only-changed",
         action="store_true",
-        help="skip the load when every file's sha256 equals the last load in raw.raw_rr_load_log",
+        help="reload only the tables whose file(s) changed since the last load (sha256 vs raw.raw_rr_load_log)",
     )
     ld.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
