@@ -64,7 +64,9 @@ def run_dbt(
     results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
     if results_file.exists():
         results_file.unlink()  # never read a previous run's results
-    run = DbtRun(args=list(args), returncode=proc.returncode, output=proc.stdout + proc.stderr, results=results)
+    run = DbtRun(
+        args=list(args), returncode=proc.returncode, output=proc.stdout + proc.stderr, results=results
+    )
     if check and not run.ok:
         raise AssertionError(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{run.output[-6000:]}")
     return run
@@ -91,7 +93,9 @@ def table_rows(settings: Settings, table: str, where: str | None = None) -> tupl
         return columns, wh.query(sql)
 
 
-def snapshot(settings: Settings, schemas: tuple[str, ...] = BUILT_SCHEMAS) -> dict[str, tuple[list[str], list[tuple]]]:
+def snapshot(
+    settings: Settings, schemas: tuple[str, ...] = BUILT_SCHEMAS
+) -> dict[str, tuple[list[str], list[tuple]]]:
     return {t: table_rows(settings, t) for t in tables(settings, schemas)}
 
 

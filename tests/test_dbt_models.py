@@ -102,7 +102,9 @@ def test_the_same_date_built_twice_is_identical(full_builds, event_dates, tmp_pa
     day = event_dates[70]
     run_dbt(settings, "build", vars={"target_date": day.isoformat()}, target_path=tmp_path)
     once = snapshot(settings)
-    run_dbt(settings, "build", vars={"target_date": day.isoformat(), "lookback_days": 3}, target_path=tmp_path)
+    run_dbt(
+        settings, "build", vars={"target_date": day.isoformat(), "lookback_days": 3}, target_path=tmp_path
+    )
     run_dbt(settings, "build", vars={"target_date": day.isoformat()}, target_path=tmp_path)
     assert_same_tables(snapshot(settings), once, "same date built again")
     # and a rebuilt date leaves the full build's rows untouched (dimensions are as of the date)
@@ -176,7 +178,9 @@ def test_python_session_rule_agrees_with_every_event(raw_dir, full_builds):
     settings, _ = full_builds["duckdb"]
     expected = python_sessions(raw_dir / "events.csv")
     columns, rows = table_rows(settings, "mart.fact_rr_events")
-    pick = [columns.index(c) for c in ("event_ts_ms", "visitor_id", "event_type", "item_id", "transaction_id")]
+    pick = [
+        columns.index(c) for c in ("event_ts_ms", "visitor_id", "event_type", "item_id", "transaction_id")
+    ]
     got = {tuple(r[i] for i in pick): r[columns.index("session_id")] for r in rows}
     assert len(got) == len(expected) == len(rows)
     assert got == expected

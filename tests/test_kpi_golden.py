@@ -63,7 +63,9 @@ def test_sessions(golden):
         (V7, "7-20150912-1", 1, 1, 0, 0),
         (V7, "7-20150913-1", 1, 1, 0, 0),
     ]
-    dups = rows(settings, "select sum(raw_row_count - 1) from staging.stg_rr_events where event_date = %s", (D,))
+    dups = rows(
+        settings, "select sum(raw_row_count - 1) from staging.stg_rr_events where event_date = %s", (D,)
+    )
     assert dups == [(1,)]
 
 
@@ -151,36 +153,89 @@ def test_crm_targets(golden):
     assert got == [
         # V6 carted twice (strength 2) before V2 (once); V1 carted but bought the same day
         (
-            "cart_abandoner_today", 1, V6, D, 0, 2, 0, at("2015-09-15 16:01:00"), 200, "addtocart", 1, 2, 2,
+            "cart_abandoner_today",
+            1,
+            V6,
+            D,
+            0,
+            2,
+            0,
+            at("2015-09-15 16:01:00"),
+            200,
+            "addtocart",
+            1,
+            2,
+            2,
             "2 add-to-cart(s) and 0 view(s) on 2015-09-15, no purchase; "
             "last carted item 200 (root category 1) at 2015-09-15 16:01:00 KST",
         ),
         (
-            "cart_abandoner_today", 2, V2, D, 1, 1, 0, at("2015-09-15 00:15:00"), 300, "addtocart", -1, 1, 2,
+            "cart_abandoner_today",
+            2,
+            V2,
+            D,
+            1,
+            1,
+            0,
+            at("2015-09-15 00:15:00"),
+            300,
+            "addtocart",
+            -1,
+            1,
+            2,
             "1 add-to-cart(s) and 1 view(s) on 2015-09-15, no purchase; "
             "last carted item 300 (root category unknown) at 2015-09-15 00:15:00 KST",
         ),
         # V3: 25 views in 09-09 .. 09-15, no cart; V4 has only 3 views in the window
         (
-            "high_intent_viewer_7d_no_cart", 1, V3, dt.date(2015, 9, 9), 25, 0, 0, at("2015-09-15 09:24:00"),
-            400, "view", -1, 25, 1,
+            "high_intent_viewer_7d_no_cart",
+            1,
+            V3,
+            dt.date(2015, 9, 9),
+            25,
+            0,
+            0,
+            at("2015-09-15 09:24:00"),
+            400,
+            "view",
+            -1,
+            25,
+            1,
             "25 views from 2015-09-09 to 2015-09-15, no add-to-cart, no purchase; "
             "last viewed item 400 (root category unknown) at 2015-09-15 09:24:00 KST",
         ),
         # V1: transactions 1 (09-08) and 2 (09-15); window = all history
         (
-            "repeat_buyer", 1, V1, None, 2, 2, 2, at("2015-09-15 20:50:00"), 200, "addtocart", 1, 2, 1,
+            "repeat_buyer",
+            1,
+            V1,
+            None,
+            2,
+            2,
+            2,
+            at("2015-09-15 20:50:00"),
+            200,
+            "addtocart",
+            1,
+            2,
+            1,
             "2 purchases up to 2015-09-15; last carted item 200 (root category 1) at 2015-09-15 20:20:00 KST",
         ),
     ]
     # no list on the other dates: nobody abandoned a cart, viewed 20 times or bought twice yet
-    assert rows(settings, "select count(*) from kpi.mart_rr_crm_targets_daily where kpi_date <> %s", (D,)) == [(0,)]
+    assert rows(
+        settings, "select count(*) from kpi.mart_rr_crm_targets_daily where kpi_date <> %s", (D,)
+    ) == [(0,)]
 
 
 def test_crm_cap_keeps_the_strongest_and_the_uncapped_size(golden):
     settings, target_path = golden
     run_dbt(
-        settings, "build", "--select", "mart_rr_crm_targets_daily", vars={"crm_segment_cap": 1},
+        settings,
+        "build",
+        "--select",
+        "mart_rr_crm_targets_daily",
+        vars={"crm_segment_cap": 1},
         target_path=target_path,
     )
     got = rows(
@@ -208,5 +263,7 @@ def test_every_gate_passed_and_was_recorded(golden):
     )
     # the only non-pass result allowed is the volume band warning (first days have no history)
     assert set(got) <= {"gate_rowcount"}
-    gates = {r[0] for r in rows(settings, "select distinct gate from qa.quality_check_runs where gate is not null")}
+    gates = {
+        r[0] for r in rows(settings, "select distinct gate from qa.quality_check_runs where gate is not null")
+    }
     assert gates == {"gate_domain", "gate_integrity", "gate_nulls", "gate_rowcount", "gate_kpi_range"}

@@ -4,7 +4,8 @@
     A test's `where` config may contain the placeholders `__rr_window__(<date column>)` and
     `__rr_known_by__(<epoch ms column>)`; they are replaced at run time by the window predicate
     of the current run (see `rr_window`), so a daily run checks the dates it rebuilt and a run
-    without target_date checks everything.
+    without target_date checks everything. Rows whose date is null are in every window (a
+    not_null test on the date column itself must see them).
     Replacing at run time (not parse time) keeps one parsed manifest valid for every date,
     which is what Cosmos' manifest load mode relies on.
 -#}
@@ -29,7 +30,8 @@
     {%- for kind, column in modules.re.findall('__rr_(window|known_by)__\\(\\s*("?[A-Za-z_][A-Za-z0-9_]*"?)\\s*\\)', text) -%}
         {%- set placeholder = modules.re.compile('__rr_' ~ kind ~ '__\\(\\s*' ~ modules.re.escape(column) ~ '\\s*\\)') -%}
         {%- if kind == 'window' -%}
-            {%- set predicate = rr_date_filter(column, true) | trim -%}
+            {#- a row without a date belongs to no window: every run checks it -#}
+            {%- set predicate = column ~ ' is null or ' ~ (rr_date_filter(column, true) | trim) -%}
         {%- else -%}
             {%- set predicate = rr_epoch_ms_filter(column, false) | trim -%}
         {%- endif -%}
