@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
         help="reload only the tables whose file(s) changed since the last load (sha256 vs raw.raw_rr_load_log)",
     )
     ld.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    st = sub.add_parser("status", help="the raw event date range in the warehouse")
+    st.add_argument("--target", choices=["duckdb", "postgres"], default=None, help="default: RR_TARGET")
+    st.add_argument(
+        "--last-complete-day",
+        action="store_true",
+        help="print only the last complete Asia/Seoul day (YYYY-MM-DD), for scripts",
+    )
     return p
 
 
@@ -60,6 +68,23 @@ def main(argv: list[str] | None = None) -> int:
         from seeds_loader.load import main as load_main
 
         return load_main(args, settings)
+    if args.command == "status":
+        from seeds_loader.status import raw_status
+        from seeds_loader.warehouse import WarehouseError
+
+        try:
+            status = raw_status(settings.with_target(args.target))
+        except WarehouseError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if args.last_complete_day:
+            print(status.last_complete_day.isoformat())
+        else:
+            print(
+                f"{status.events} raw events from {status.first_event_date} to {status.last_event_date} "
+                f"(Asia/Seoul); last complete day {status.last_complete_day}"
+            )
+        return 0
     raise AssertionError(args.command)
 
 

@@ -1,0 +1,44 @@
+"""What the warehouse holds: the raw event date range and the last complete Asia/Seoul day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from seeds_loader.settings import Settings
+from seeds_loader.warehouse import WarehouseError, connect
+
+KST_OFFSET_MS = 9 * 3600 * 1000
+DAY_MS = 86_400_000
+
+
+def kst_date(ts_ms: int) -> dt.date:
+    """The Asia/Seoul calendar date of an epoch-millisecond timestamp."""
+    return dt.date(1970, 1, 1) + dt.timedelta(days=(ts_ms + KST_OFFSET_MS) // DAY_MS)
+
+
+@dataclass(frozen=True)
+class RawStatus:
+    events: int
+    first_event_date: dt.date
+    last_event_date: dt.date
+
+    @property
+    def last_complete_day(self) -> dt.date:
+        """The day before the last event's day: the extract stops somewhere in its last day (the
+        real file at 11:59 KST on 2015-09-18), so that day is never taken as complete."""
+        return self.last_event_date - dt.timedelta(days=1)
+
+
+def raw_status(settings: Settings) -> RawStatus:
+    with connect(settings, create=False) as wh:
+        if not wh.table_exists("raw", "raw_rr_events"):
+            raise WarehouseError(
+                f"{settings.describe()} has no raw.raw_rr_events: run `python -m seeds_loader load`"
+            )
+        count, first_ms, last_ms = wh.query(
+            'select count(*), min("timestamp"), max("timestamp") from raw.raw_rr_events'
+        )[0]
+    if not count:
+        raise WarehouseError(f"raw.raw_rr_events in {settings.describe()} is empty")
+    return RawStatus(int(count), kst_date(int(first_ms)), kst_date(int(last_ms)))
