@@ -76,12 +76,83 @@ load: setup ## load the raw CSV files of RR_DATA_DIR into the warehouse (RR_TARG
 	$(PY) -m seeds_loader load
 
 # ---------------------------------------------------------------------------------------------
+# dbt
+# ---------------------------------------------------------------------------------------------
+# DATE=YYYY-MM-DD passes target_date (validated again by dbt and by the DAG); empty = all dates
+DATE ?=
+LOOKBACK ?=
+DBT_VARS = $(if $(DATE),--vars '{"target_date": "$(DATE)"$(if $(LOOKBACK),$(comma) "lookback_days": $(LOOKBACK))}')
+comma := ,
+
+define check_date
+	@[[ "$(1)" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$$ ]] || { echo "error: expected a date YYYY-MM-DD, got '$(1)'" >&2; exit 2; }
+endef
+
+.PHONY: build
+build: setup ## dbt build on RR_TARGET (DATE=YYYY-MM-DD [LOOKBACK=n] for one date; default: every date)
+	$(if $(DATE),$(call check_date,$(DATE)))
+	cd $(DBT_DIR) && $(DBT) build $(DBT_VARS)
+
+.PHONY: docs
+docs: setup ## generate the metric catalogue (dbt docs) as one static page and say where it is
+	cd $(DBT_DIR) && $(DBT) docs generate --static --quiet
+	@echo "metric catalogue: $(CURDIR)/$(DBT_DIR)/target/static_index.html (open it in a browser)"
+	@echo "or serve it: cd $(DBT_DIR) && $(DBT) docs serve --port 8081"
+
+# ---------------------------------------------------------------------------------------------
+# reports and Airflow
+# ---------------------------------------------------------------------------------------------
+REPORTS_DIR := $(or $(RR_REPORTS_DIR),$(CURDIR)/logs/reports)
+export AIRFLOW_HOME ?= $(CURDIR)/logs/airflow
+export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/airflow/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+STACK ?= local
+
+.PHONY: report
+report: setup ## write the reports of DATE=YYYY-MM-DD into logs/reports (refused unless every gate passed)
+	$(call check_date,$(DATE))
+	$(PY) -m exports --target-date $(DATE) --out $(REPORTS_DIR)
+
+$(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
+	@mkdir -p $(AIRFLOW_HOME)
+	@$(BIN)/airflow db migrate >/dev/null
+	@touch $@
+
+.PHONY: run-dag
+run-dag: setup ## run the DAG for one date: DATE=YYYY-MM-DD (STACK=compose: inside the docker-compose stack)
+	$(call check_date,$(DATE))
+ifeq ($(STACK),compose)
+	@$(MAKE) compose-run-dag DATE=$(DATE)
+else
+	@$(MAKE) $(AIRFLOW_HOME)/.migrated
+	$(BIN)/airflow dags test rr_funnel_daily --conf '{"target_date": "$(DATE)"}'
+	@test -f $(REPORTS_DIR)/rr_pipeline_summary_$(DATE).txt || { echo "error: no report for $(DATE): see the task logs above" >&2; exit 1; }
+endif
+
+.PHONY: backfill
+backfill: setup ## run the DAG for every date from START to END (YYYY-MM-DD), in order, stopping at the first failure
+	$(call check_date,$(START))
+	$(call check_date,$(END))
+	@for d in $$($(PY) -c 'import datetime as dt, sys; a, b = (dt.date.fromisoformat(x) for x in sys.argv[1:]); print(*(a + dt.timedelta(days=i) for i in range((b - a).days + 1)))' $(START) $(END)); do \
+		echo "=== backfill $$d"; $(MAKE) run-dag DATE=$$d || exit 1; done
+
+.PHONY: check
+check: ## show the latest reports in logs/reports
+	@ls -1t $(REPORTS_DIR)/rr_pipeline_summary_*.txt 2>/dev/null | head -1 | grep -q . || { echo "no report in $(REPORTS_DIR) yet (make demo, or make run-dag DATE=...)"; exit 1; }
+	@latest=$$(ls -1t $(REPORTS_DIR)/rr_pipeline_summary_*.txt | head -1); \
+		echo "latest reports in $(REPORTS_DIR):"; ls -lt $(REPORTS_DIR) | sed -n '2,9p'; echo; cat "$$latest"
+
+# ---------------------------------------------------------------------------------------------
 # the two commands
 # ---------------------------------------------------------------------------------------------
 .PHONY: demo
-demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are present), load, build, report
+demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are present), load, dbt build, reports
 	$(PY) -m seeds_loader generate --scale $(SCALE) --seed $(SEED) --unless-present
-	$(PY) -m seeds_loader load
+	RR_TARGET=duckdb $(PY) -m seeds_loader load --only-changed
+	@day=$$(RR_TARGET=duckdb $(PY) -m seeds_loader status --last-complete-day); \
+		echo "dbt build for the last complete day in the data: $$day"; \
+		(cd $(DBT_DIR) && RR_TARGET=duckdb $(DBT) build --vars "{\"target_date\": \"$$day\"}") && \
+		RR_TARGET=duckdb $(PY) -m exports --target-date $$day --out $(REPORTS_DIR) --show-recent 7
 
 .PHONY: test
 test: setup ## the test suite (needs PostgreSQL from RR_PG_*; CI=true makes its absence a failure)

@@ -1,0 +1,185 @@
+"""rr_funnel_daily: the daily RetailRocket KPI run (raw load -> dbt models and gates -> reports).
+
+Parsing this file reads only environment variables (the RR_* warehouse settings) and the dbt
+manifest: no database, no network, no secrets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import DAG, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.timetables.trigger import CronTriggerTimetable
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
+
+from exports.run_dates import TargetDateError, parse_target_date, previous_kst_day
+from seeds_loader.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "rr_funnel_daily"
+SETTINGS = load_settings()
+DBT_PROJECT_DIR = SETTINGS.root / "dbt_retailrocket"
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+REPORTS_DIR = Path(os.environ.get("RR_REPORTS_DIR") or SETTINGS.root / "logs" / "reports")
+ON_DUCKDB = SETTINGS.target == "duckdb"
+
+if MANIFEST_PATH.is_file():
+    LOAD_METHOD = LoadMode.DBT_MANIFEST
+else:  # pragma: no cover - `make setup` always builds the manifest
+    log.warning(
+        "dbt manifest %s is missing (run `make setup`, which runs `dbt parse`): falling back to "
+        "LoadMode.DBT_LS, which runs dbt at parse time and needs a migrated Airflow database",
+        MANIFEST_PATH,
+    )
+    LOAD_METHOD = LoadMode.DBT_LS
+
+# The one date every dbt task and the export work on, resolved (and validated) by the first task.
+TARGET_DATE = "{{ ti.xcom_pull(task_ids='resolve_target_date') }}"
+
+# Non-secret settings with absolute paths: Cosmos runs dbt in a temporary copy of the project,
+# so relative paths must not reach profiles.yml. Secrets (RR_PG_PASSWORD) stay in the worker's
+# own environment, which the dbt tasks inherit, and are never stored with the DAG.
+DBT_ENV = {
+    key: value
+    for key, value in SETTINGS.dbt_env().items()
+    if key in ("RR_TARGET", "RR_DUCKDB_PATH", "RR_DATA_DIR", "RR_PROJECT_ROOT")
+}
+
+DOC_MD = f"""
+### rr_funnel_daily
+
+The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
+
+1. `resolve_target_date`: the date D the run reports on. `dag_run.conf["target_date"]`
+   (a strict `YYYY-MM-DD` real date; anything else fails the run before any dbt task), or the
+   Asia/Seoul day before the run's logical date: the 09:00 KST run of 2015-09-19 reports on
+   2015-09-18, the last complete day.
+2. `load_raw_if_changed`: the four raw files in `RR_DATA_DIR` must be present; each table is
+   reloaded only when its files' sha256 differ from the last load in `raw.raw_rr_load_log`.
+3. `dbt`: every model (incremental by date, window D - lookback_days .. D) followed by its tests;
+   the tests are the five quality gates (`gate_domain`, `gate_integrity`, `gate_nulls`,
+   `gate_rowcount`, `gate_kpi_range`). A failing gate fails its task and nothing downstream runs.
+4. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
+   `{REPORTS_DIR}` only if every gate passed for D.
+
+Backfill one date: trigger with conf `{{"target_date": "2015-09-18"}}` (or `make run-dag DATE=2015-09-18`).
+"""
+
+
+@task(retries=0)
+def resolve_target_date() -> str:
+    """The run's Asia/Seoul target date as YYYY-MM-DD (fails the run, without retries, when invalid)."""
+    context = get_current_context()
+    dag_run = context["dag_run"]
+    conf = dag_run.conf or {}
+    if "target_date" in conf:
+        try:
+            target_date = parse_target_date(conf["target_date"])
+        except TargetDateError as exc:
+            raise AirflowFailException(f"invalid dag_run.conf: {exc}") from None
+        log.info("target date %s from dag_run.conf", target_date)
+    else:
+        instant = context.get("logical_date") or dag_run.run_after
+        target_date = previous_kst_day(instant)
+        log.info("target date %s: the Asia/Seoul day before the logical date %s", target_date, instant)
+    return target_date.isoformat()
+
+
+@task
+def load_raw_if_changed() -> dict[str, str]:
+    """Freshness check, then the raw load of whatever changed since the last load."""
+    from seeds_loader.load import FILE_NAMES, load
+
+    settings = load_settings()
+    missing = [name for name in FILE_NAMES if not (settings.data_dir / name).is_file()]
+    if missing:
+        raise AirflowFailException(f"raw files missing in {settings.data_dir}: {', '.join(missing)}")
+    report = load(settings, only_changed=True, progress=False)
+    outcome = {
+        name: ("unchanged" if f.skipped else f"loaded {f.rows} rows") for name, f in report.files.items()
+    }
+    for name, what in outcome.items():
+        log.info("%s: %s", name, what)
+    return outcome
+
+
+@task
+def export_reports(target_date: str) -> list[str]:
+    """The four reports of the target date, only from data that passed every gate."""
+    from exports.report import GateRefusal
+    from exports.report import export_reports as write_reports
+
+    context = get_current_context()
+    try:
+        result = write_reports(
+            load_settings(),
+            dt.date.fromisoformat(target_date),
+            REPORTS_DIR,
+            airflow_run_id=context["run_id"],
+        )
+    except GateRefusal as exc:
+        raise AirflowFailException(str(exc)) from None
+    for path in result.paths:
+        log.info("wrote %s", path)
+    return [str(p) for p in result.paths]
+
+
+with DAG(
+    dag_id=DAG_ID,
+    description="RetailRocket KPI funnel: raw load, dbt models and quality gates, reports",
+    schedule=CronTriggerTimetable("0 9 * * *", timezone="Asia/Seoul"),
+    start_date=pendulum.datetime(2015, 5, 4, tz="Asia/Seoul"),
+    catchup=False,
+    max_active_runs=1,
+    max_active_tasks=1 if ON_DUCKDB else 8,
+    is_paused_upon_creation=True,
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=5),
+    },
+    tags=["retailrocket", "kpi", "dbt", "cosmos", SETTINGS.target],
+    doc_md=DOC_MD,
+) as dag:
+    target_date = resolve_target_date()
+
+    dbt_models = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            dbt_project_path=DBT_PROJECT_DIR,
+            manifest_path=MANIFEST_PATH if LOAD_METHOD == LoadMode.DBT_MANIFEST else None,
+            project_name="retailrocket",
+            install_dbt_deps=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="retailrocket",
+            target_name=SETTINGS.target,
+            profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+        ),
+        render_config=RenderConfig(
+            load_method=LOAD_METHOD,
+            test_behavior=TestBehavior.AFTER_EACH,
+            should_detach_multiple_parents_tests=True,
+            # the raw sources carry gate tests (e.g. timestamps in seconds): render them too
+            source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+            env_vars=DBT_ENV,
+        ),
+        operator_args={
+            "vars": {"target_date": TARGET_DATE, "pipeline_run_id": "{{ run_id }}"},
+            "env": DBT_ENV,
+            "append_env": True,
+        },
+    )
+
+    target_date >> load_raw_if_changed() >> dbt_models >> export_reports(target_date)
