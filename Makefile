@@ -16,7 +16,8 @@ DBT_DIR := dbt_retailrocket
 
 # Warehouse settings: the environment, then .env, then the defaults in seeds_loader/settings.py.
 -include .env
-export $(shell sed -n 's/^[[:space:]]*\(export[[:space:]]\+\)\?\(RR_[A-Z0-9_]*\|AIRFLOW_[A-Z0-9_]*\|CI\)[[:space:]]*=.*/\2/p' .env 2>/dev/null)
+# only the RR_* settings (and CI) reach the commands; the stack's secrets in .env stay in Make
+export $(shell sed -n 's/^[[:space:]]*\(export[[:space:]]\+\)\?\(RR_[A-Z0-9_]*\|CI\)[[:space:]]*=.*/\2/p' .env 2>/dev/null)
 export RR_PROJECT_ROOT := $(CURDIR)
 export DBT_PROFILES_DIR := $(CURDIR)/$(DBT_DIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
@@ -157,6 +158,9 @@ demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are 
 .PHONY: test
 test: setup ## the test suite (needs PostgreSQL from RR_PG_*; CI=true makes its absence a failure)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the docker-compose stack: make up / init / down / down-volumes, compose-run-dag
+include airflow/compose/compose.mk
 
 .PHONY: clean
 clean: ## remove build output (keeps .venv and data/)

@@ -1,0 +1,50 @@
+# The docker-compose stack (docker-compose.yml): PostgreSQL 15 with the Airflow metadata and the
+# warehouse databases, Airflow 3.3 with this project installed. Included by the top-level
+# Makefile; also works on its own: `make -f airflow/compose/compose.mk up`.
+#
+# The recipes call airflow/compose/stack.py (standard library only, no `make setup` needed),
+# which checks for Docker, its Compose v2 plugin and its daemon first and says which one is
+# missing, creates .env with fresh secrets on the first `make up`, and waits for the API server.
+
+PYTHON ?= python3
+# the docker executable; the stack needs its Compose v2 plugin (`docker compose`)
+DOCKER ?= docker
+# the env file docker compose interpolates docker-compose.yml with (created by `make up`)
+STACK_ENV_FILE ?= .env
+# how long `make up` waits for the Airflow API server to become healthy
+STACK_WAIT_SECONDS ?= 600
+SCALE ?= 0.05
+SEED ?= 42
+
+COMPOSE_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+STACK_PY := $(PYTHON) $(COMPOSE_MK_DIR)/stack.py --docker "$(DOCKER)" --env-file "$(STACK_ENV_FILE)"
+
+.PHONY: up
+up: ## docker-compose stack: build, start, print the Airflow UI address and login
+	@$(STACK_PY) up --wait-seconds $(STACK_WAIT_SECONDS)
+
+.PHONY: init
+init: ## docker-compose stack: raw data (generated unless present; SCALE, SEED) into its warehouse
+	@$(STACK_PY) init --scale $(SCALE) --seed $(SEED)
+
+.PHONY: down
+down: ## docker-compose stack: stop it (keeps the databases; `make down-volumes` drops them)
+	@$(STACK_PY) down
+
+.PHONY: down-volumes
+down-volumes: ## docker-compose stack: stop it and delete its volumes (metadata, warehouse, login)
+	@$(STACK_PY) down --volumes
+
+.PHONY: compose-env
+compose-env: ## docker-compose stack: create .env with fresh random secrets, or check the one there is
+	@$(STACK_PY) env
+
+.PHONY: compose-logs
+compose-logs: ## docker-compose stack: follow the logs (SERVICE=airflow-scheduler for one service)
+	@$(STACK_PY) logs $(SERVICE)
+
+# `make run-dag DATE=YYYY-MM-DD STACK=compose` runs this: `airflow dags test rr_funnel_daily DATE`
+# with conf {"target_date": DATE} in the airflow-cli container; the reports land in logs/reports/.
+.PHONY: compose-run-dag
+compose-run-dag: ## docker-compose stack: run rr_funnel_daily for DATE=YYYY-MM-DD inside it
+	@$(STACK_PY) run-dag --date "$(DATE)"
