@@ -197,7 +197,8 @@ def test_null_key_in_raw_fails_gate_nulls(golden_dir, new_warehouse, tmp_path):
             (kst_ms("2015-09-15", "11:10:00"),),
         )
     run = run_dbt(settings, "build", target_path=tmp_path / "target", check=False)
-    assert_gate_failed(settings, run, "gate_nulls", "not_null_stg_rr_events_item_id")
+    assert_gate_failed(settings, run, "gate_nulls", "rr_columns_not_null_stg_rr_events")
+    assert "'column_name': 'item_id'" in run.output  # the failing row names the column
 
 
 D = dt.date(2015, 9, 15)
@@ -207,12 +208,12 @@ D = dt.date(2015, 9, 15)
 TABLE_CORRUPTIONS = {
     "null session date": (
         "gate_nulls",
-        "not_null_fact_rr_sessions_session_date",
+        "rr_columns_not_null_fact_rr_sessions",
         "update mart.fact_rr_sessions set session_date = null where session_id = '3-20150915-1'",
     ),
     "null funnel count": (
         "gate_nulls",
-        "not_null_mart_rr_funnel_daily_views",
+        "rr_columns_not_null_mart_rr_funnel_daily",
         "update kpi.mart_rr_funnel_daily set views = null where kpi_date = '2015-09-15'",
     ),
     "event lost from the fact": (
@@ -238,7 +239,7 @@ TABLE_CORRUPTIONS = {
     ),
     "negative count": (
         "gate_kpi_range",
-        "mart_rr_funnel_category_daily_addtocarts",
+        "mart_rr_funnel_category_daily__counts_are_non_negative",
         "update kpi.mart_rr_funnel_category_daily set addtocarts = -1 where kpi_date = '2015-09-15'",
     ),
     "funnel disagrees with a recount": (

@@ -24,3 +24,19 @@
     select {{ columns_csv }}
     from {{ temp_relation }};
 {%- endmacro %}
+
+
+{% macro rr_postgres_indexes(column_lists) -%}
+    {#- `indexes` config for PostgreSQL only: b-tree indexes on the date partition column (the
+        incremental delete and every windowed read and test) and on lookup keys, so that a
+        daily run touches a day's rows, not the history. DuckDB needs none: its zone maps prune
+        the date-ordered inserts. -#}
+    {%- if target.type == 'postgres' -%}
+        {%- set indexes = [] -%}
+        {%- for columns in column_lists -%}
+            {%- do indexes.append({'columns': columns}) -%}
+        {%- endfor -%}
+        {{- return(indexes) -}}
+    {%- endif -%}
+    {{- return([]) -}}
+{%- endmacro %}

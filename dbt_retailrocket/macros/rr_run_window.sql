@@ -113,13 +113,6 @@
 {%- endmacro %}
 
 
-{% macro rr_known_by_end_of_run_filter(ms_column) -%}
-    {#- Point in time for slowly changing raw data (item properties): rows known by the end of
-        the run's date, whatever the incremental window. -#}
-    {{- rr_epoch_ms_filter(ms_column, false) -}}
-{%- endmacro %}
-
-
 {% macro rr_plausible_event_ms(bound) -%}
     {#- Epoch-ms bounds of the plausible event window (vars plausible_event_date_min/max,
         Asia/Seoul dates, both inclusive): 'min' is 00:00 KST of the first date, 'max' the last

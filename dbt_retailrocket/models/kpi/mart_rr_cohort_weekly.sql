@@ -5,13 +5,12 @@
         unique_key=['kpi_date', 'cohort_type', 'cohort_week', 'week_index'],
         rr_date_column='kpi_date',
         on_schema_change='fail',
+        indexes=rr_postgres_indexes([['kpi_date']]),
     )
 }}
 
-{#- Weekly cohorts as of each kpi_date D (docs block kpi_cohort_weekly). Only activity up to D
-    counts: a visitor joins a cohort on the first date of the activity that defines it, and is
-    active in a week from the first date of that activity in the week; so the cohorts of
-    every date come from the same small aggregates, without rescanning events per date. -#}
+{#- Weekly cohorts as of each kpi_date D (docs block kpi_cohort_weekly), summed from the daily
+    building blocks of fact_rr_cohort_activity_daily up to D: only data up to D counts. -#}
 
 {%- set first_day = rr_parse_date(var('plausible_event_date_min'), 'var plausible_event_date_min') -%}
 {%- set last_day = rr_parse_date(var('plausible_event_date_max'), 'var plausible_event_date_max') -%}
@@ -19,10 +18,10 @@
 
 with recursive
 
-fact_rr_visitor_daily as (
+cohort_days as (
 
-    -- all history up to the end of the window: cohorts need every earlier week
-    select * from {{ ref('fact_rr_visitor_daily') }}
+    -- every date up to the end of the window: a cohort as of D sums all earlier days
+    select * from {{ ref('fact_rr_cohort_activity_daily') }}
     where {{ rr_date_filter('activity_date', false) }}
 
 ),
@@ -30,7 +29,7 @@ fact_rr_visitor_daily as (
 kpi_dates as (
 
     select distinct activity_date as kpi_date
-    from fact_rr_visitor_daily
+    from cohort_days
     where {{ rr_date_filter('activity_date', is_incremental()) }}
 
 ),
@@ -45,81 +44,18 @@ week_offsets as (
 
 ),
 
-visitor_weeks as (
-
-    -- per visitor and cohort type, each week with the defining activity and its first date
-    select
-        visitor_id,
-        'first_visit' as cohort_type,
-        {{ rr_week_start('activity_date') }} as activity_week,
-        min(activity_date) as first_date_in_week
-    from fact_rr_visitor_daily
-    group by 1, 2, 3
-
-    union all
-
-    select
-        visitor_id,
-        'first_purchase' as cohort_type,
-        {{ rr_week_start('activity_date') }} as activity_week,
-        min(activity_date) as first_date_in_week
-    from fact_rr_visitor_daily
-    where transaction_count > 0
-    group by 1, 2, 3
-
-),
-
-visitor_cohorts as (
-
-    select
-        visitor_id,
-        cohort_type,
-        min(activity_week) as cohort_week,
-        min(first_date_in_week) as cohort_entry_date
-    from visitor_weeks
-    group by 1, 2
-
-),
-
-cohort_entries as (
-
-    select
-        cohort_type,
-        cohort_week,
-        cohort_entry_date,
-        count(*) as visitors
-    from visitor_cohorts
-    group by 1, 2, 3
-
-),
-
-cohort_week_activity as (
-
-    select
-        visitor_cohorts.cohort_type,
-        visitor_cohorts.cohort_week,
-        visitor_weeks.activity_week,
-        visitor_weeks.first_date_in_week,
-        count(*) as visitors
-    from visitor_weeks
-    inner join visitor_cohorts
-        on visitor_weeks.visitor_id = visitor_cohorts.visitor_id
-        and visitor_weeks.cohort_type = visitor_cohorts.cohort_type
-    group by 1, 2, 3, 4
-
-),
-
 cohort_sizes as (
 
     select
         kpi_dates.kpi_date,
-        cohort_entries.cohort_type,
-        cohort_entries.cohort_week,
-        sum(cohort_entries.visitors) as cohort_size
+        cohort_days.cohort_type,
+        cohort_days.cohort_week,
+        sum(cohort_days.new_members) as cohort_size
     from kpi_dates
-    inner join cohort_entries
-        on cohort_entries.cohort_entry_date <= kpi_dates.kpi_date
+    inner join cohort_days
+        on cohort_days.activity_date <= kpi_dates.kpi_date
     group by 1, 2, 3
+    having sum(cohort_days.new_members) > 0
 
 ),
 
@@ -127,13 +63,13 @@ active_visitors as (
 
     select
         kpi_dates.kpi_date,
-        cohort_week_activity.cohort_type,
-        cohort_week_activity.cohort_week,
-        cohort_week_activity.activity_week,
-        sum(cohort_week_activity.visitors) as active_visitors
+        cohort_days.cohort_type,
+        cohort_days.cohort_week,
+        cohort_days.activity_week,
+        sum(cohort_days.members_first_active_in_week) as active_visitors
     from kpi_dates
-    inner join cohort_week_activity
-        on cohort_week_activity.first_date_in_week <= kpi_dates.kpi_date
+    inner join cohort_days
+        on cohort_days.activity_date <= kpi_dates.kpi_date
     group by 1, 2, 3, 4
 
 ),

@@ -5,6 +5,7 @@
         unique_key=['kpi_date', 'segment_name', 'visitor_id'],
         rr_date_column='kpi_date',
         on_schema_change='fail',
+        indexes=rr_postgres_indexes([['kpi_date']]),
     )
 }}
 
@@ -57,10 +58,11 @@ high_intent_candidates as (
 
 repeat_buyer_candidates as (
 
+    -- cheap pre-filter: visitors with two transactions in the whole built history (a superset of
+    -- those with two by any date D; the rule itself is applied per date below)
     select visitor_id
-    from fact_rr_visitor_daily
-    group by 1
-    having sum(transaction_count) >= 2
+    from {{ ref('dim_rr_visitor') }}
+    where purchase_count >= 2
 
 ),
 

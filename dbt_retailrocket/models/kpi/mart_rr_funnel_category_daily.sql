@@ -5,6 +5,7 @@
         unique_key=['kpi_date', 'root_category_id'],
         rr_date_column='kpi_date',
         on_schema_change='fail',
+        indexes=rr_postgres_indexes([['kpi_date']]),
     )
 }}
 

@@ -5,6 +5,7 @@
         unique_key='kpi_date',
         rr_date_column='kpi_date',
         on_schema_change='fail',
+        indexes=rr_postgres_indexes([['kpi_date']]),
     )
 }}
 

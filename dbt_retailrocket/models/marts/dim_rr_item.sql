@@ -1,8 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='item_id',
+        on_schema_change='fail',
+        indexes=rr_postgres_indexes([['item_id']]),
+    )
+}}
+
+{#- Every item with a readable property or an event in the built history, with its latest known
+    category and availability. Incremental by item: a run recomputes the items with an event or
+    a logged property in its window and replaces their rows. -#}
+
+-- depends_on: {{ ref('stg_rr_item_state_log') }}
+
 with
 
-stg_rr_item_snapshot as (
+stg_rr_item_state_history as (
 
-    select * from {{ ref('stg_rr_item_snapshot') }}
+    select * from {{ ref('stg_rr_item_state_history') }}
 
 ),
 
@@ -15,30 +31,48 @@ dim_rr_category as (
 fact_rr_events as (
 
     select * from {{ ref('fact_rr_events') }}
-    where {{ rr_date_filter('event_date', false) }}
 
 ),
 
-item_activity as (
+{%- if is_incremental() %}
 
-    select
-        item_id,
-        min(event_date) as first_event_date,
-        max(event_date) as last_event_date,
-        count(case when event_type = 'view' then 1 end) as view_count,
-        count(case when event_type = 'addtocart' then 1 end) as addtocart_count,
-        count(case when event_type = 'transaction' then 1 end) as purchase_count
+items_in_window as (
+
+    select item_id from {{ ref('fact_rr_events') }}
+    where {{ rr_date_filter('event_date', true) }}
+    union
+    select item_id from {{ ref('stg_rr_item_state_log') }}
+    where {{ rr_date_filter('known_date', true) }}
+
+),
+{%- endif %}
+
+current_states as (
+
+    select * from stg_rr_item_state_history
+    where valid_to_date is null
+    {%- if is_incremental() %}
+        and item_id in (select item_id from items_in_window)
+    {%- endif %}
+
+),
+
+items_with_events as (
+
+    select distinct item_id
     from fact_rr_events
-    group by 1
+    {%- if is_incremental() %}
+    where item_id in (select item_id from items_in_window)
+    {%- endif %}
 
 ),
 
 all_items as (
 
     -- items with properties, plus items seen in events without any property
-    select item_id from stg_rr_item_snapshot
+    select item_id from current_states
     union
-    select item_id from item_activity
+    select item_id from items_with_events
 
 ),
 
@@ -46,30 +80,26 @@ final as (
 
     select
         all_items.item_id,
-        stg_rr_item_snapshot.category_id,
+        current_states.category_id,
         dim_rr_category.root_category_id,
         dim_rr_category.depth as category_depth,
         case
-            when stg_rr_item_snapshot.item_id is null then 'no_properties'
-            when stg_rr_item_snapshot.category_id is null then 'no_category'
+            when current_states.item_id is null then 'no_properties'
+            when current_states.category_id is null then 'no_category'
             when dim_rr_category.category_id is null then 'category_not_in_tree'
             else 'known'
         end as category_status,
-        stg_rr_item_snapshot.is_available,
-        stg_rr_item_snapshot.item_id is not null as has_properties,
-        stg_rr_item_snapshot.state_known_since_date,
-        item_activity.first_event_date,
-        item_activity.last_event_date,
-        coalesce(item_activity.view_count, 0) as view_count,
-        coalesce(item_activity.addtocart_count, 0) as addtocart_count,
-        coalesce(item_activity.purchase_count, 0) as purchase_count
+        current_states.is_available,
+        current_states.item_id is not null as has_properties,
+        current_states.valid_from_date as state_known_since_date,
+        items_with_events.item_id is not null as has_events
     from all_items
-    left join stg_rr_item_snapshot
-        on all_items.item_id = stg_rr_item_snapshot.item_id
+    left join current_states
+        on all_items.item_id = current_states.item_id
     left join dim_rr_category
-        on stg_rr_item_snapshot.category_id = dim_rr_category.category_id
-    left join item_activity
-        on all_items.item_id = item_activity.item_id
+        on current_states.category_id = dim_rr_category.category_id
+    left join items_with_events
+        on all_items.item_id = items_with_events.item_id
 
 )
 

@@ -1,9 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='visitor_id',
+        on_schema_change='fail',
+        indexes=rr_postgres_indexes([['visitor_id'], ['purchase_count']]),
+    )
+}}
+
+{#- Every visitor of the built event history, with totals over all built dates. Incremental by
+    visitor: a run recomputes the visitors active in its window (from all their days) and
+    replaces their rows, so the cost follows the day, not the history. -#}
+
 with
 
 fact_rr_visitor_daily as (
 
     select * from {{ ref('fact_rr_visitor_daily') }}
-    where {{ rr_date_filter('activity_date', false) }}
+    {%- if is_incremental() %}
+    where visitor_id in (
+        select visitor_id from {{ ref('fact_rr_visitor_daily') }}
+        where {{ rr_date_filter('activity_date', true) }}
+    )
+    {%- endif %}
 
 ),
 

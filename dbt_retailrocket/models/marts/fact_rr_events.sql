@@ -5,6 +5,7 @@
         unique_key='event_id',
         rr_date_column='event_date',
         on_schema_change='fail',
+        indexes=rr_postgres_indexes([['event_date'], ['item_id']]),
     )
 }}
 

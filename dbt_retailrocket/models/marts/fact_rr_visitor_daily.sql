@@ -5,6 +5,7 @@
         unique_key=['visitor_id', 'activity_date'],
         rr_date_column='activity_date',
         on_schema_change='fail',
+        indexes=rr_postgres_indexes([['activity_date'], ['visitor_id', 'activity_date']]),
     )
 }}
 

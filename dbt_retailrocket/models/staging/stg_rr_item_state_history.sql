@@ -1,8 +1,31 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='item_id',
+        on_schema_change='fail',
+        indexes=rr_postgres_indexes([['item_id']]),
+    )
+}}
+
+{#- Incremental by item: a run recomputes the whole history of every item with a property
+    logged in its window (and of every item whose history had a change in the window) and
+    replaces those items' rows; other items are untouched. Without target_date: every item. -#}
+
 with
 
 stg_rr_item_state_log as (
 
     select * from {{ ref('stg_rr_item_state_log') }}
+    {%- if is_incremental() %}
+    where item_id in (
+        select item_id from {{ ref('stg_rr_item_state_log') }}
+        where {{ rr_date_filter('known_date', true) }}
+        union
+        select item_id from {{ this }}
+        where {{ rr_date_filter('valid_from_date', true) }}
+    )
+    {%- endif %}
 
 ),
 

@@ -1,11 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rr_replace_dates',
+        unique_key=['item_id', 'property_name', 'known_at_ms'],
+        rr_date_column='known_date',
+        on_schema_change='fail',
+        indexes=rr_postgres_indexes([['known_date'], ['item_id']]),
+    )
+}}
+
 with
 
 raw_rr_item_properties as (
 
-    -- only the two readable properties; only rows known by the end of the run's date
+    -- only the two readable properties; only rows logged in the run window, which never
+    -- reaches past the end of the run's date (point in time)
     select * from {{ source('retailrocket_raw', 'raw_rr_item_properties') }}
     where property in ('categoryid', 'available')
-        and {{ rr_known_by_end_of_run_filter('"timestamp"') }}
+        and {{ rr_epoch_ms_filter('"timestamp"', is_incremental()) }}
 
 ),
 

@@ -1,0 +1,131 @@
+"""Static checks of the dbt project: YAML that dbt would silently misread, and the catalogue's promises.
+
+They read the files and the manifest that `make setup` builds with `dbt parse`
+(dbt_retailrocket/target/manifest.json); no warehouse is needed.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seeds_loader.load import load
+from seeds_loader.warehouse import connect
+from tests.dbt_support import DBT_PROJECT_DIR, run_dbt
+from tests.golden_data import write_golden_files
+
+GATES = {"gate_domain", "gate_integrity", "gate_nulls", "gate_rowcount", "gate_kpi_range"}
+YAML_FILES = sorted(p for p in (DBT_PROJECT_DIR / "models").rglob("*.yml"))
+
+
+class _DuplicateKeyLoader(yaml.SafeLoader):
+    """A loader that fails on a repeated mapping key (PyYAML and dbt keep the last one silently)."""
+
+
+def _mapping(loader, node, deep=False):
+    keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+    repeated = [k for k, n in collections.Counter(map(str, keys)).items() if n > 1]
+    if repeated:
+        raise yaml.constructor.ConstructorError(None, None, f"repeated key(s) {repeated}", node.start_mark)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_DuplicateKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: p.name)
+def test_no_repeated_yaml_keys(path: Path):
+    # a second `data_tests:` under a model silently drops the first list of tests
+    yaml.load(path.read_text(), Loader=_DuplicateKeyLoader)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    target = tmp_path_factory.mktemp("parse")
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [str(dbt), "parse", "--quiet", "--target-path", str(target), "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True, cwd=DBT_PROJECT_DIR, env={**_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
+    )  # fmt: skip
+    return json.loads((target / "manifest.json").read_text())
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def test_every_data_test_belongs_to_exactly_one_gate(manifest):
+    tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert len(tests) > 50
+    for node in tests:
+        gates = GATES & set(node["tags"])
+        assert len(gates) == 1, f"{node['name']}: gate tags {sorted(gates)}"
+        assert node["config"]["severity"].lower() == "error" or node["name"].startswith(
+            "rr_daily_volume_within_band"
+        ), f"{node['name']} is not severity error"
+
+
+def test_every_gate_has_tests(manifest):
+    tags = collections.Counter(
+        t for n in manifest["nodes"].values() if n["resource_type"] == "test" for t in n["tags"] if t in GATES
+    )
+    assert set(tags) == GATES and min(tags.values()) >= 3, tags
+
+
+def test_every_model_and_column_is_described(manifest, new_warehouse, tmp_path):
+    """Every model and every column it really builds (read back from a warehouse) is documented."""
+    settings = new_warehouse("duckdb")
+    load(settings, write_golden_files(tmp_path / "raw"), progress=False)
+    run_dbt(settings, "run", target_path=tmp_path / "target")
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) == 17
+    with connect(settings, create=False) as wh:
+        for node in models:
+            assert node["description"].strip(), f"{node['name']} has no description"
+            built = set(wh.columns(node["schema"], node["name"]))
+            assert built, f"{node['name']} was not built"
+            documented = {c for c, v in node["columns"].items() if v["description"].strip()}
+            assert built == documented, (
+                f"{node['name']}: undocumented {sorted(built - documented)}, "
+                f"documented but not built {sorted(documented - built)}"
+            )
+
+
+def test_every_kpi_column_uses_its_docs_block(manifest):
+    docs = {d["name"] for d in manifest["docs"].values()}
+    for model in ("mart_rr_funnel_daily", "mart_rr_funnel_category_daily"):
+        node = manifest["nodes"][f"model.retailrocket.{model}"]
+        for column in (
+            "visitors",
+            "sessions",
+            "cvr_session_to_purchase",
+            "cvr_view_to_cart",
+            "cvr_cart_to_purchase",
+        ):
+            assert f"kpi_{column}" in docs
+            block = manifest["docs"][f"doc.retailrocket.kpi_{column}"]["block_contents"].strip()
+            assert node["columns"][column]["description"].strip() == block, (model, column)
+
+
+def test_semantic_layer_defines_the_three_rates_as_ratio_metrics(manifest):
+    metrics = {m["name"]: m for m in manifest["metrics"].values()}
+    expected = {
+        "cvr_session_to_purchase": ("sessions_with_purchase", "sessions"),
+        "cvr_view_to_cart": ("sessions_with_view_and_cart", "sessions_with_view"),
+        "cvr_cart_to_purchase": ("sessions_with_cart_and_purchase", "sessions_with_cart"),
+    }
+    for name, (numerator, denominator) in expected.items():
+        params = metrics[name]["type_params"]
+        assert metrics[name]["type"] == "ratio"
+        assert (params["numerator"]["name"], params["denominator"]["name"]) == (numerator, denominator)
+    exposures = {e["name"] for e in manifest["exposures"].values()}
+    assert len(exposures) == 4
