@@ -129,3 +129,18 @@ def test_semantic_layer_defines_the_three_rates_as_ratio_metrics(manifest):
         assert (params["numerator"]["name"], params["denominator"]["name"]) == (numerator, denominator)
     exposures = {e["name"] for e in manifest["exposures"].values()}
     assert len(exposures) == 4
+
+
+def test_docs_generate_writes_the_catalogue(new_warehouse, tmp_path):
+    """`make docs`: dbt docs generate --static, on a built warehouse, gives one self-contained page."""
+    settings = new_warehouse("duckdb")
+    load(settings, write_golden_files(tmp_path / "raw"), progress=False)
+    target = tmp_path / "target"
+    run_dbt(settings, "build", target_path=target)
+    run_dbt(settings, "docs", "generate", "--static", target_path=target)
+    page = (target / "static_index.html").read_text()
+    catalog = json.loads((target / "catalog.json").read_text())
+    assert "model.retailrocket.mart_rr_funnel_daily" in catalog["nodes"]
+    assert "cvr_cart_to_purchase" in catalog["nodes"]["model.retailrocket.mart_rr_funnel_daily"]["columns"]
+    for text in ("Session conversion rate", "rr_pipeline_summary_report", "strictly greater than 30 minutes"):
+        assert text in page, text

@@ -24,18 +24,6 @@ fact_rr_visitor_daily as (
 
 ),
 
-stg_rr_item_state_history as (
-
-    select * from {{ ref('stg_rr_item_state_history') }}
-
-),
-
-dim_rr_category as (
-
-    select * from {{ ref('dim_rr_category') }}
-
-),
-
 kpi_dates as (
 
     select distinct activity_date as kpi_date
@@ -244,17 +232,9 @@ focus_items_with_category as (
         focus_items.item_id,
         focus_items.item_event_type,
         focus_items.item_event_at_kst,
-        coalesce(dim_rr_category.root_category_id, -1) as root_category_id
+        {{ rr_root_category_id() }} as root_category_id
     from focus_items
-    left join stg_rr_item_state_history
-        on focus_items.item_id = stg_rr_item_state_history.item_id
-        and focus_items.kpi_date >= stg_rr_item_state_history.valid_from_date
-        and (
-            stg_rr_item_state_history.valid_to_date is null
-            or focus_items.kpi_date <= stg_rr_item_state_history.valid_to_date
-        )
-    left join dim_rr_category
-        on stg_rr_item_state_history.category_id = dim_rr_category.category_id
+    {{ rr_join_root_category_as_of('focus_items.item_id', 'focus_items.kpi_date') }}
 
 ),
 
@@ -294,7 +274,7 @@ final as (
             || ' item ' || cast(focus.item_id as {{ dbt.type_string() }})
             || ' (root category '
             || case
-                when focus.root_category_id = -1 then 'unknown'
+                when focus.root_category_id = {{ rr_unknown_root_category_id() }} then 'unknown'
                 else cast(focus.root_category_id as {{ dbt.type_string() }})
             end
             || ') at ' || {{ rr_format_timestamp('focus.item_event_at_kst') }} || ' KST',

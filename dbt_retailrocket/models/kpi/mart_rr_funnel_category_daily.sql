@@ -18,39 +18,19 @@ fact_rr_events as (
 
 ),
 
-stg_rr_item_state_history as (
-
-    select * from {{ ref('stg_rr_item_state_history') }}
-
-),
-
-dim_rr_category as (
-
-    select * from {{ ref('dim_rr_category') }}
-
-),
-
 events_with_root_category as (
 
     -- each event's item under the root category known at the end of the event's date;
     -- no known category (no property yet, or a category outside the tree) -> bucket -1
     select
         fact_rr_events.event_date as kpi_date,
-        coalesce(dim_rr_category.root_category_id, -1) as root_category_id,
+        {{ rr_root_category_id() }} as root_category_id,
         fact_rr_events.session_id,
         fact_rr_events.visitor_id,
         fact_rr_events.event_type,
         fact_rr_events.transaction_id
     from fact_rr_events
-    left join stg_rr_item_state_history
-        on fact_rr_events.item_id = stg_rr_item_state_history.item_id
-        and fact_rr_events.event_date >= stg_rr_item_state_history.valid_from_date
-        and (
-            stg_rr_item_state_history.valid_to_date is null
-            or fact_rr_events.event_date <= stg_rr_item_state_history.valid_to_date
-        )
-    left join dim_rr_category
-        on stg_rr_item_state_history.category_id = dim_rr_category.category_id
+    {{ rr_join_root_category_as_of('fact_rr_events.item_id', 'fact_rr_events.event_date') }}
 
 ),
 
@@ -76,7 +56,7 @@ final as (
     select
         kpi_date,
         root_category_id,
-        root_category_id = -1 as is_unknown_category,
+        root_category_id = {{ rr_unknown_root_category_id() }} as is_unknown_category,
         visitors,
         sessions,
         views,

@@ -50,34 +50,32 @@ earlier_days_of_the_week as (
 
 visitor_day_cohorts as (
 
+    {#- per cohort type: the visitor's first date of the defining activity, the flag saying it
+        already happened earlier in the week, and which visitor-days count at all -#}
+    {%- set cohort_types = [
+        ('first_visit', 'first_event_date', 'was_active_earlier_in_week', none),
+        ('first_purchase', 'first_purchase_date', 'bought_earlier_in_week', 'visitor_days.transaction_count > 0'),
+    ] %}
+    {%- for cohort_type, first_date, earlier_flag, condition in cohort_types %}
     select
         visitor_days.activity_date,
-        'first_visit' as cohort_type,
-        {{ rr_week_start('dim_rr_visitor.first_event_date') }} as cohort_week,
-        dim_rr_visitor.first_event_date = visitor_days.activity_date as is_cohort_entry,
-        not earlier_days_of_the_week.was_active_earlier_in_week as is_first_activity_in_week
+        '{{ cohort_type }}' as cohort_type,
+        {{ rr_week_start('dim_rr_visitor.' ~ first_date) }} as cohort_week,
+        dim_rr_visitor.{{ first_date }} = visitor_days.activity_date as is_cohort_entry,
+        not earlier_days_of_the_week.{{ earlier_flag }} as is_first_activity_in_week
     from visitor_days
     inner join dim_rr_visitor
         on visitor_days.visitor_id = dim_rr_visitor.visitor_id
     inner join earlier_days_of_the_week
         on visitor_days.visitor_id = earlier_days_of_the_week.visitor_id
         and visitor_days.activity_date = earlier_days_of_the_week.activity_date
-
+    {%- if condition %}
+    where {{ condition }}
+    {%- endif %}
+    {% if not loop.last %}
     union all
-
-    select
-        visitor_days.activity_date,
-        'first_purchase' as cohort_type,
-        {{ rr_week_start('dim_rr_visitor.first_purchase_date') }} as cohort_week,
-        dim_rr_visitor.first_purchase_date = visitor_days.activity_date as is_cohort_entry,
-        not earlier_days_of_the_week.bought_earlier_in_week as is_first_activity_in_week
-    from visitor_days
-    inner join dim_rr_visitor
-        on visitor_days.visitor_id = dim_rr_visitor.visitor_id
-    inner join earlier_days_of_the_week
-        on visitor_days.visitor_id = earlier_days_of_the_week.visitor_id
-        and visitor_days.activity_date = earlier_days_of_the_week.activity_date
-    where visitor_days.transaction_count > 0
+    {% endif %}
+    {%- endfor %}
 
 ),
 
