@@ -3,8 +3,34 @@
 Everything is vectorised over all events at once ("slots"): each visitor gets a number of
 events, buyers get purchase blocks (views and carts of the items, then the transaction rows),
 the slots are laid out per visitor, then gaps (within a session or between sessions) turn into
-timestamps and sessions pick their items. The "reference figures" below are the real data
-set's (REFERENCE.md, at scale 1); the "model assumptions" are ours, chosen to reproduce them.
+sessions and timestamps, abandoned carts are placed, and sessions pick their items. The
+"reference figures" below are the real data set's (REFERENCE.md, at scale 1); the "model
+assumptions" are ours, chosen to reproduce them.
+
+Where the add-to-carts sit (the session-level funnel). Public analyses of the real file
+(30-minute sessions, no date split) find ~1.76 M sessions, 0.81% of them with a purchase, view to
+cart ~2.5% (sessions with a view and a cart / sessions with a view) and cart to purchase ~31.5%
+(sessions with a cart and a purchase / sessions with a cart). Together: ~0.79% of all sessions
+hold both a cart and a purchase, so nearly every purchase session (~97%) holds a cart, and the
+other ~2/3 of the cart sessions buy nothing. Carts are 2.52% of all events (69,332), so the
+model has two kinds of carting sessions:
+
+- Buying sessions. A purchase block (each bought item's context, mostly a view then a cart of
+  it, then the transaction rows) is contiguous and starts a session or continues the one before
+  it like any browsing unit; only ``PAY_LATER_P`` (1.5%) of the purchases are paid in a later
+  session than their carts. Most of the 4.6% of bought items without an earlier view or cart
+  of their own are variants: the visitor viewed and carted another item of the same category in
+  the block (``SUBSTITUTE_SHARE``), so their session still has a cart. At scale 1 that is
+  ~13.4 k sessions with a cart and a purchase (~21 k carts) and ~0.5 k purchase sessions
+  without a cart (paid later, or bought after a view only or after nothing at all).
+- Abandoned carts. All the other carts (~48 k) go into sessions without a purchase, several per
+  session: a carting session gets 1 + extra carts (``ABANDONED_CARTS``, ~1.65 on average once
+  capped by the session's length), each of the item viewed just before it. That makes ~29 k
+  such sessions, hence cart to purchase 13.4 / (13.4 + 29) ~ 31.5% and view to cart
+  ~42.5 k / 1.74 M ~ 2.45%. A session's chance to be a carting one grows with its browsing
+  slots; bots (crawlers) never cart, as they never buy. Single carts spread over all browsing
+  instead would make ~47 k sessions with a cart and no purchase: cart to purchase ~19%, view to
+  cart ~3.3%.
 """
 
 from __future__ import annotations
@@ -50,12 +76,23 @@ REGULAR_MAX_EVENTS = 1_000  # more than that is a bot
 BOT_PARETO = (1_030.0, 1.98)  # bots' events ~ Pareto(x_min, alpha), mean ~2,020, capped at the max
 TRANSACTIONS_PER_BUYER = (0.25, 0.5)  # P(more than one), geometric p of the extra: mean 1.5 (17,672 / 11,719)
 ROWS_PER_TRANSACTION = (0.165, 0.62)  # P(more than one item), geometric p of the extra: mean ~1.27
-# what a purchased row has before it: nothing, a view, a view and a cart, a cart
-CONTEXT_P = (NO_CONTEXT_SHARE, 0.08, 0.85, 0.024)
-CONTEXT_EVENTS = np.array([0, 1, 2, 1])
+# what a purchased row has before it, in its purchase block: nothing; a view and a cart of another
+# item of its category (a variant: the bought item itself has no earlier event); a view; a view
+# and a cart; a cart. The first two make the 4.6% without an earlier view or cart of the item.
+SUBSTITUTE_SHARE = 0.8  # of the rows without context
+CONTEXT_P = (
+    NO_CONTEXT_SHARE * (1 - SUBSTITUTE_SHARE),
+    NO_CONTEXT_SHARE * SUBSTITUTE_SHARE,
+    0.02,
+    0.91,
+    0.024,
+)
+_NOTHING, _SUBSTITUTE, _VIEW, _VIEW_CART, _CART = range(5)
+CONTEXT_EVENTS = np.array([0, 2, 1, 2, 1])
 BREAK_P_BETA = (1.2, 2.8)  # per-visitor chance that a new browsing unit starts a new session
 BOT_BREAK_P = 0.02
-PAY_LATER_P = 0.2  # the purchase happens in a later session than its views and carts
+PAY_LATER_P = 0.015  # the purchase happens in a later session than its views and carts
+ABANDONED_CARTS = (0.6, 0.45)  # carts of a session that buys nothing: P(more than one), geometric p
 REPEAT_VIEW_P = 0.12  # a view of the same item again
 SESSION_CATEGORY_P = 0.8  # a view stays in the session's category (else anywhere)
 ITEM_POOL_SHARE = 0.645  # items that can appear in events at all (the others only have properties)
@@ -134,10 +171,15 @@ class ItemSampler:
         self.lo = np.where(self.start > 0, self.cum[np.maximum(self.start - 1, 0)], 0.0)
         self.hi = self.cum[self.end - 1]
         self.category_cum = np.cumsum(self.hi - self.lo)
+        self.item_category = cat_index
 
     def anywhere(self, rng: np.random.Generator, n: int) -> np.ndarray:
         pos = np.searchsorted(self.cum, rng.random(n) * self.cum[-1], side="right")
         return self.order[np.minimum(pos, len(self.cum) - 1)]
+
+    def similar(self, rng: np.random.Generator, item: np.ndarray) -> np.ndarray:
+        """Items drawn by popularity from the category of each of ``item``."""
+        return self.within(rng, self.item_category[item])
 
     def categories(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Category indexes (into this sampler) in proportion to their items' popularity."""
@@ -203,6 +245,38 @@ def _break_gaps(rng: np.random.Generator, bot: np.ndarray) -> np.ndarray:
     return np.floor(g).astype(np.int64)
 
 
+def _abandoned_carts(
+    rng: np.random.Generator, session: np.ndarray, eligible: np.ndarray, wanted: int
+) -> np.ndarray:
+    """Which slots are abandoned carts: ``wanted`` of the ``eligible`` slots, grouped in few sessions.
+
+    A session's chance to be a carting session grows with its eligible slots (longer browsing,
+    likelier to cart); sessions are taken in that weighted random order, each with 1 + extra carts
+    (``ABANDONED_CARTS``, at most its eligible slots), until ``wanted`` carts are reached. Within
+    a session the carts sit on randomly chosen eligible slots. ``session`` is non-decreasing.
+    """
+    cart = np.zeros(len(session), dtype=bool)
+    idx = np.flatnonzero(eligible)
+    if wanted <= 0 or not len(idx):
+        return cart
+    sess = session[idx]
+    run_start = np.flatnonzero(np.concatenate([[True], sess[1:] != sess[:-1]]))
+    n_eligible = np.diff(np.append(run_start, len(idx)))
+    m = len(run_start)
+    p_more, p_geo = ABANDONED_CARTS
+    k = np.minimum(1 + np.where(rng.random(m) < p_more, rng.geometric(p_geo, m), 0), n_eligible)
+    order = np.argsort(rng.exponential(size=m) / n_eligible, kind="stable")
+    taken = min(int(np.searchsorted(np.cumsum(k[order]), wanted)) + 1, m)
+    quota = np.zeros(m, dtype=np.int64)
+    quota[order[:taken]] = k[order[:taken]]
+    run = np.repeat(np.arange(m), n_eligible)
+    shuffled = np.lexsort((rng.random(len(idx)), run))  # eligible slots in random order within each run
+    rank = np.empty(len(idx), dtype=np.int64)
+    rank[shuffled] = np.arange(len(idx)) - run_start[run[shuffled]]
+    cart[idx[rank < quota[run]]] = True
+    return cart
+
+
 def _take(pool: np.ndarray, used: np.ndarray, k: int) -> np.ndarray:
     """The first ``k`` visitors of ``pool`` not yet used, marked as used."""
     free = pool[~used[pool]][:k]
@@ -235,7 +309,7 @@ def simulate_events(rng: np.random.Generator, scale: float, catalog: Catalog) ->
     per_txn = 1 + np.where(rng.random(n_txn) < p_more, rng.geometric(p_geo, n_txn), 0)
     row_txn = np.repeat(np.arange(n_txn), per_txn)
     n_rows = len(row_txn)
-    row_context = rng.choice(4, size=n_rows, p=CONTEXT_P)
+    row_context = rng.choice(len(CONTEXT_P), size=n_rows, p=CONTEXT_P)
     row_ctx_events = CONTEXT_EVENTS[row_context]
     block_len = np.bincount(row_txn, weights=1 + row_ctx_events, minlength=n_txn).astype(np.int64)
     need = np.bincount(txn_visitor, weights=block_len, minlength=n_visitors).astype(np.int64)
@@ -247,7 +321,7 @@ def simulate_events(rng: np.random.Generator, scale: float, catalog: Catalog) ->
     g_visitor = np.repeat(np.arange(n_visitors), n_generic)
     ctx_row = np.repeat(np.arange(n_rows), row_ctx_events)
     ctx_k = np.arange(len(ctx_row)) - np.repeat(np.cumsum(row_ctx_events) - row_ctx_events, row_ctx_events)
-    ctx_role = np.where((row_context[ctx_row] == 3) | (ctx_k == 1), _CTX_CART, _CTX_VIEW)
+    ctx_role = np.where((row_context[ctx_row] == _CART) | (ctx_k == 1), _CTX_CART, _CTX_VIEW)
     txn_key = rng.integers(0, 2**62, size=n_txn)
     b_row = np.concatenate([ctx_row, np.arange(n_rows)])
     b_txn = row_txn[b_row]
@@ -271,19 +345,14 @@ def simulate_events(rng: np.random.Generator, scale: float, catalog: Catalog) ->
     prev_role = np.concatenate([[-1], role[:-1]])
     first_txn_row = (role == _TXN) & ((prev_role != _TXN) | (txn != prev_txn))
 
-    # 4. carts and repeated views of the item just viewed ---------------------------------------
+    # 4. repeated views of the item just viewed (they copy it and never start a session) -------
     candidate = (role == _GEN) & (prev_role == _GEN) & ~is_first
-    expected_rows = n + max(MIN_DUPLICATES, round(DUPLICATES * scale))
-    wanted_carts = CART_SHARE * expected_rows - np.count_nonzero(role == _CTX_CART)
-    q_cart = float(np.clip(wanted_carts / max(np.count_nonzero(candidate), 1), 0.0, 1.0))
-    u = rng.random(n)
-    gen_cart = candidate & (u < q_cart)
-    copies = candidate & (u < q_cart + REPEAT_VIEW_P)
+    repeat = candidate & (rng.random(n) < REPEAT_VIEW_P)
 
     # 5. gaps: a new session or not, then how long --------------------------------------------
     p_break = np.where(is_bot, BOT_BREAK_P, rng.beta(*BREAK_P_BETA, size=n_visitors))
     slot_bot = is_bot[visitor]
-    may_break = ~is_first & (((role == _GEN) & ~copies) | block_first)
+    may_break = ~is_first & (((role == _GEN) & ~repeat) | block_first)
     brk = may_break & (rng.random(n) < p_break[visitor])
     brk |= first_txn_row & ~block_first & (rng.random(n) < PAY_LATER_P)
     gaps = np.where(brk, _break_gaps(rng, slot_bot), _within_gaps(rng, slot_bot))
@@ -297,8 +366,18 @@ def simulate_events(rng: np.random.Generator, scale: float, catalog: Catalog) ->
         chosen = _take(multi_pool, used, n_exact)
         gaps[starts[chosen] + 1] = value
         brk[starts[chosen] + 1] = value > SESSION_GAP_MS
+    session = np.cumsum(is_first | brk) - 1
+    n_sessions = int(session[-1]) + 1
 
-    # 6. timestamps: offsets within each visitor, then an anchor drawn from the volume profile --
+    # 6. abandoned carts: the carts that are not part of a purchase, a few per carting session --
+    buying = np.bincount(session, weights=role == _TXN, minlength=n_sessions) > 0
+    eligible = candidate & ~repeat & ~brk & ~slot_bot & ~buying[session]
+    expected_rows = n + max(MIN_DUPLICATES, round(DUPLICATES * scale))
+    wanted_carts = round(CART_SHARE * expected_rows) - np.count_nonzero(role == _CTX_CART)
+    gen_cart = _abandoned_carts(rng, session, eligible, wanted_carts)
+    copies = repeat | gen_cart
+
+    # 7. timestamps: offsets within each visitor, then an anchor drawn from the volume profile --
     cum = np.cumsum(gaps)
     offset = cum - cum[starts][visitor]
     span = offset[starts + counts - 1]
@@ -338,9 +417,8 @@ def simulate_events(rng: np.random.Generator, scale: float, catalog: Catalog) ->
     # every Asia/Seoul date has events: move single-event visitors into empty dates
     _cover_all_dates(rng, timestamp, starts[single_pool[~used[single_pool]]])
 
-    # 7. items: sessions browse a category; purchases are of popular items --------------------
-    session = np.cumsum(is_first | brk) - 1
-    session_category = sampler.categories(rng, int(session[-1]) + 1)
+    # 8. items: sessions browse a category; purchases are of popular items --------------------
+    session_category = sampler.categories(rng, n_sessions)
     item = np.full(n, -1, dtype=np.int64)
     own = (role == _GEN) & ~copies
     in_cat = own & (rng.random(n) < SESSION_CATEGORY_P)
@@ -350,6 +428,8 @@ def simulate_events(rng: np.random.Generator, scale: float, catalog: Catalog) ->
     row_item = _distinct_per_transaction(rng, sampler, row_txn)
     in_block = row >= 0
     item[in_block] = row_item[row[in_block]]
+    variant = in_block & (role != _TXN) & (row_context[np.maximum(row, 0)] == _SUBSTITUTE)
+    item[variant] = _variants(rng, sampler, row_item)[row[variant]]
     source = np.maximum.accumulate(np.where(copies, 0, np.arange(n)))
     item = item[source]
 
@@ -360,7 +440,7 @@ def simulate_events(rng: np.random.Generator, scale: float, catalog: Catalog) ->
     transaction = np.where(role == _TXN, transaction_id[np.maximum(txn, 0)], -1)
     visitor_id = rng.permutation(n_visitors)[visitor]
 
-    # 8. the real file's quirks: exact duplicate rows, and an order that is not by time -------
+    # 9. the real file's quirks: exact duplicate rows, and an order that is not by time -------
     n_dup = max(MIN_DUPLICATES, round(DUPLICATES * scale))
     dup = np.sort(rng.choice(n, size=n_dup, replace=False))
     cols = [np.concatenate([c, c[dup]]) for c in (timestamp, visitor_id, event, item, transaction)]
@@ -385,6 +465,18 @@ def _distinct_per_transaction(
             break
         item[same] = sampler.anywhere(rng, int(same.sum()))
     return item
+
+
+def _variants(rng: np.random.Generator, sampler: ItemSampler, item: np.ndarray) -> np.ndarray:
+    """For each item another one, of its category (of any, when its category has no other popular item)."""
+    variant = sampler.similar(rng, item)
+    for tries in range(20):
+        same = variant == item
+        if not same.any():
+            break
+        redraw = sampler.similar(rng, item[same]) if tries < 8 else sampler.anywhere(rng, int(same.sum()))
+        variant[same] = redraw
+    return variant
 
 
 def _cover_all_dates(rng: np.random.Generator, timestamp: np.ndarray, slots: np.ndarray) -> None:
