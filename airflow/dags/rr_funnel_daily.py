@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
+from cosmos.operators.local import DbtTestLocalOperator
 
 from exports.run_dates import TargetDateError, parse_target_date, previous_kst_day
 from seeds_loader.settings import load_settings
@@ -60,12 +61,14 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
 1. `resolve_target_date`: the date D the run reports on. `dag_run.conf["target_date"]`
    (a strict `YYYY-MM-DD` real date; anything else fails the run before any dbt task), or the
    Asia/Seoul day before the run's logical date: the 09:00 KST run of 2015-09-19 reports on
-   2015-09-18, the last complete day.
+   2015-09-18, the last complete day. Any earlier report of D is withdrawn at once: from here
+   on the warehouse is rebuilt for D, so a run that fails leaves no report of D looking current.
 2. `load_raw_if_changed`: the four raw files in `RR_DATA_DIR` must be present; each table is
    reloaded only when its files' sha256 differ from the last load in `raw.raw_rr_load_log`.
 3. `dbt`: every model (incremental by date, window D - lookback_days .. D) followed by its tests;
    the tests are the five quality gates (`gate_domain`, `gate_integrity`, `gate_nulls`,
-   `gate_rowcount`, `gate_kpi_range`). A failing gate fails its task and nothing downstream runs.
+   `gate_rowcount`, `gate_kpi_range`). A failing gate fails its task at once (test tasks have no
+   retries: a retry cannot change the data) and nothing downstream runs.
 4. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
    `{REPORTS_DIR}` only if every gate passed for D.
 
@@ -75,7 +78,13 @@ Backfill one date: trigger with conf `{{"target_date": "2015-09-18"}}` (or `make
 
 @task(retries=0)
 def resolve_target_date() -> str:
-    """The run's Asia/Seoul target date as YYYY-MM-DD (fails the run, without retries, when invalid)."""
+    """The run's Asia/Seoul target date as YYYY-MM-DD (fails the run, without retries, when invalid).
+
+    Also withdraws any earlier report of that date: the run is about to rebuild it, and if the run
+    fails (a gate, a model) ``export_reports`` never runs, so an old report would look current.
+    """
+    from exports.report import remove_reports
+
     context = get_current_context()
     dag_run = context["dag_run"]
     conf = dag_run.conf or {}
@@ -89,6 +98,8 @@ def resolve_target_date() -> str:
         instant = context.get("logical_date") or dag_run.run_after
         target_date = previous_kst_day(instant)
         log.info("target date %s: the Asia/Seoul day before the logical date %s", target_date, instant)
+    for path in remove_reports(REPORTS_DIR, target_date):
+        log.info("withdrew the earlier report %s (it is rebuilt by this run)", path)
     return target_date.isoformat()
 
 
@@ -181,5 +192,11 @@ with DAG(
             "append_env": True,
         },
     )
+
+    # A failing dbt test is a quality gate saying no: retrying it cannot change the answer and only
+    # holds the run (and `make run-dag`) for retries x retry_delay. Model runs keep their retries.
+    for dbt_task in dbt_models.iter_tasks():
+        if isinstance(dbt_task, DbtTestLocalOperator):
+            dbt_task.retries = 0
 
     target_date >> load_raw_if_changed() >> dbt_models >> export_reports(target_date)

@@ -1,0 +1,869 @@
+"""The Airflow DAG rr_funnel_daily: integrity, target-date resolution, and real runs.
+
+1. Integrity: the DAG file imports through a DagBag and ``airflow dags list-import-errors`` with
+   no error; schedule, retries, tags, docs; one Cosmos task per dbt node of the manifest, in
+   the order resolve_target_date -> load_raw_if_changed -> dbt -> export_reports; the run date
+   and run id reach every dbt task; no secret is stored with the DAG; parsing needs no database.
+2. Target-date resolution, calling the task's own callable with a fake Airflow context.
+3. End to end (slow): ``airflow dags test`` as ``make run-dag`` runs it, on the hand-made golden
+   data set (tests/golden_data.py), on DuckDB (two good runs, a corrupted data set, a malformed
+   conf) and on PostgreSQL (one good run), checking exit codes, task states, the reports against
+   the marts, the gate log and the raw-load log.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pendulum
+import pytest
+
+from exports.report import GATES, VOLATILE_SUMMARY_LABELS, format_value, report_names
+from seeds_loader.settings import Settings
+from seeds_loader.warehouse import connect
+from tests.airflow_support import (
+    DAG_ID,
+    DAGS_FOLDER,
+    MANIFEST,
+    ROOT,
+    AirflowHome,
+    DagTestRun,
+    airflow_env,
+    environment,
+    import_dag_module,
+    json_output,
+    subprocess_env,
+    warehouse_env,
+)
+from tests.golden_data import kst_ms, write_golden_files
+
+D = dt.date(2015, 9, 15)  # the last date of the golden data set
+SENTINEL_PASSWORD = "Not-For-The-Dag-7f3a9c"  # RR_PG_PASSWORD while the DAG is parsed
+DBT_ENV_KEYS = {"RR_TARGET", "RR_DUCKDB_PATH", "RR_DATA_DIR", "RR_PROJECT_ROOT"}
+VARS_TEMPLATE_CONTEXT_RUN_ID = "scheduled__2015-09-16T00:00:00+00:00"
+
+
+# -----------------------------------------------------------------------------------------------
+# importing the DAG in this process
+# -----------------------------------------------------------------------------------------------
+def parse_env(home: Path, scratch: Path, target: str) -> dict[str, str]:
+    """Settings under which the DAG file is parsed here: a warehouse that does not exist (a
+    closed PostgreSQL port), a password that must never reach the DAG, tmp folders."""
+    return {
+        **airflow_env(home),
+        "RR_TARGET": target,
+        "RR_DUCKDB_PATH": str(scratch / "never_created.duckdb"),
+        "RR_PG_HOST": "127.0.0.1",
+        "RR_PG_PORT": "1",  # nothing listens there: any connection attempt would fail
+        "RR_PG_USER": "rr_dag_parse",
+        "RR_PG_PASSWORD": SENTINEL_PASSWORD,
+        "RR_PG_DATABASE": "rr_never_created",
+        "RR_DATA_DIR": str(scratch / "raw"),
+        "RR_PROJECT_ROOT": str(ROOT),
+        "RR_REPORTS_DIR": str(scratch / "reports"),
+    }
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    if not MANIFEST.is_file():
+        pytest.fail(f"{MANIFEST} is missing: run `make setup` (it runs `dbt parse`)", pytrace=False)
+    return json.loads(MANIFEST.read_text())
+
+
+@pytest.fixture(scope="module")
+def parse_dirs(tmp_path_factory) -> tuple[Path, Path]:
+    return tmp_path_factory.mktemp("airflow_parse_home"), tmp_path_factory.mktemp("dag_parse_scratch")
+
+
+@pytest.fixture(scope="module")
+def duckdb_module(parse_dirs) -> ModuleType:
+    return import_dag_module(parse_env(*parse_dirs, "duckdb"))
+
+
+@pytest.fixture(scope="module")
+def postgres_module(parse_dirs) -> ModuleType:
+    return import_dag_module(parse_env(*parse_dirs, "postgres"))
+
+
+@pytest.fixture(scope="module")
+def dag(duckdb_module):
+    return duckdb_module.dag
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> AirflowHome:
+    """One migrated AIRFLOW_HOME for the session (``airflow db migrate``, about 3 s)."""
+    home = AirflowHome(tmp_path_factory.mktemp("airflow_home"))
+    home.migrate()
+    return home
+
+
+# -----------------------------------------------------------------------------------------------
+# what the manifest says the DAG must hold
+# -----------------------------------------------------------------------------------------------
+@dataclass
+class ExpectedTasks:
+    model_runs: dict[str, str] = field(default_factory=dict)  # unique_id -> task id
+    model_tests: dict[str, str] = field(default_factory=dict)
+    detached_tests: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> parents
+    sources: dict[str, str] = field(default_factory=dict)  # unique_id -> `.source` task id
+    source_tests: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def all_dbt(self) -> set[str]:
+        return {
+            *self.model_runs.values(),
+            *self.model_tests.values(),
+            *self.detached_tests,
+            *self.sources.values(),
+            *self.source_tests.values(),
+        }
+
+    @property
+    def test_tasks(self) -> set[str]:
+        return {*self.model_tests.values(), *self.detached_tests, *self.source_tests.values()}
+
+
+def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
+    """Cosmos' rendering (TestBehavior.AFTER_EACH, detached multi-parent tests, sources with tests)
+    of every node of the manifest."""
+    exp = ExpectedTasks()
+    nodes = manifest["nodes"]
+    for uid, node in nodes.items():
+        if node["resource_type"] == "model":
+            exp.model_runs[uid] = f"dbt.{node['name']}.run"
+    source_task = {uid: f"dbt.{s['source_name']}_{s['name']}" for uid, s in manifest["sources"].items()}
+    for node in nodes.values():
+        if node["resource_type"] != "test":
+            continue
+        parents = tuple(dict.fromkeys(node["depends_on"]["nodes"]))
+        if len(parents) > 1:
+            exp.detached_tests[f"dbt.{node['name']}_test"] = parents
+        elif parents[0] in exp.model_runs:
+            exp.model_tests[parents[0]] = exp.model_runs[parents[0]].removesuffix(".run") + ".test"
+        else:
+            exp.sources[parents[0]] = source_task[parents[0]] + ".source"
+            exp.source_tests[parents[0]] = source_task[parents[0]] + ".test"
+    for uid, source in manifest["sources"].items():
+        freshness = source.get("freshness") or {}
+        if any((freshness.get(k) or {}).get("count") for k in ("warn_after", "error_after")):
+            exp.sources[uid] = source_task[uid] + ".source"
+    return exp
+
+
+def model_parents(manifest: dict[str, Any], uid: str) -> list[str]:
+    return list(dict.fromkeys(manifest["nodes"][uid]["depends_on"]["nodes"]))
+
+
+# -----------------------------------------------------------------------------------------------
+# 1. integrity
+# -----------------------------------------------------------------------------------------------
+def test_dagbag_imports_every_dag_file_without_errors(parse_dirs, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    with environment(parse_env(*parse_dirs, "duckdb")):
+        bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    assert bag.dag_ids == [DAG_ID]  # no example DAGs, nothing else
+    assert sorted(Path(f).name for f in bag.file_last_changed) == sorted(
+        p.name for p in DAGS_FOLDER.glob("*.py")
+    )
+    # the same check does catch a broken file
+    broken = tmp_path / "dags"
+    broken.mkdir()
+    # (safe mode: Airflow only parses files that mention both "airflow" and "dag")
+    (broken / "broken_dag.py").write_text("from airflow.sdk import DAG\nimport no_such_module_rr\n")
+    with environment(parse_env(*parse_dirs, "duckdb")):
+        bad = DagBag(dag_folder=str(broken))
+    assert list(bad.import_errors) == [str(broken / "broken_dag.py")]
+    assert "no_such_module_rr" in next(iter(bad.import_errors.values()))
+
+
+def test_airflow_cli_lists_no_import_errors(airflow_home, tmp_path):
+    parse = parse_env(airflow_home.path, tmp_path, "duckdb")
+    proc = airflow_home.cli("dags", "list-import-errors", "-l", "-o", "json", extra_env=parse)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert json_output(proc.stdout) == []
+    # control: the same command on a folder holding a broken DAG file reports it and fails
+    broken = tmp_path / "dags"
+    broken.mkdir()
+    (broken / "broken_dag.py").write_text("from airflow.sdk import DAG\nimport no_such_module_rr\n")
+    proc = airflow_home.cli(
+        "dags",
+        "list-import-errors",
+        "-l",
+        "-o",
+        "json",
+        extra_env={**parse, "AIRFLOW__CORE__DAGS_FOLDER": str(broken)},
+    )
+    assert proc.returncode != 0
+    errors = json_output(proc.stdout)
+    assert [e["filepath"] for e in errors] == [str(broken / "broken_dag.py")]
+    assert "no_such_module_rr" in errors[0]["error"]
+
+
+def test_schedule_and_run_settings(dag):
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    assert dag.dag_id == DAG_ID
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert dag.timetable.serialize() == {
+        "expression": "0 9 * * *",
+        "timezone": "Asia/Seoul",
+        "interval": 0.0,
+        "run_immediately": False,
+    }
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.default_args["retries"] >= 1
+    assert dag.default_args["retry_delay"] > dt.timedelta(0)
+    assert {"retailrocket", "kpi"} <= set(dag.tags)
+    assert dag.doc_md and "rr_funnel_daily" in dag.doc_md and "target_date" in dag.doc_md
+
+
+def test_max_active_tasks_depends_on_the_warehouse(duckdb_module, postgres_module):
+    assert duckdb_module.SETTINGS.target == "duckdb"
+    assert postgres_module.SETTINGS.target == "postgres"
+    # one writer at a time on the embedded DuckDB file; PostgreSQL runs dbt tasks side by side
+    assert duckdb_module.dag.max_active_tasks == 1
+    assert postgres_module.dag.max_active_tasks > 1
+    assert "duckdb" in duckdb_module.dag.tags and "postgres" in postgres_module.dag.tags
+
+
+def test_one_cosmos_task_per_dbt_node(dag, manifest):
+    from cosmos.operators.local import DbtRunLocalOperator, DbtSourceLocalOperator, DbtTestLocalOperator
+
+    exp = expected_tasks(manifest)
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(exp.model_runs) == len(models) >= 16
+    assert exp.detached_tests and exp.source_tests  # the project has both kinds
+    assert set(dag.task_ids) == exp.all_dbt | {"resolve_target_date", "load_raw_if_changed", "export_reports"}
+    for task_id in exp.model_runs.values():
+        assert type(dag.get_task(task_id)) is DbtRunLocalOperator, task_id
+    for task_id in exp.test_tasks:
+        assert type(dag.get_task(task_id)) is DbtTestLocalOperator, task_id
+    for task_id in exp.sources.values():
+        assert type(dag.get_task(task_id)) is DbtSourceLocalOperator, task_id
+    # each model's test task runs right after the model
+    for uid, test_id in exp.model_tests.items():
+        assert dag.get_task(test_id).upstream_task_ids == {exp.model_runs[uid]}, test_id
+
+
+def test_task_order(dag, manifest):
+    exp = expected_tasks(manifest)
+    resolve, load, export = (
+        dag.get_task(t) for t in ("resolve_target_date", "load_raw_if_changed", "export_reports")
+    )
+    assert resolve.upstream_task_ids == set()
+    assert load.upstream_task_ids == {"resolve_target_date"}
+    assert export.get_flat_relative_ids(upstream=False) == set()
+    before_export = export.get_flat_relative_ids(upstream=True)
+    for task_id in exp.all_dbt:
+        upstream = dag.get_task(task_id).get_flat_relative_ids(upstream=True)
+        assert {"resolve_target_date", "load_raw_if_changed"} <= upstream, task_id
+        assert task_id in before_export, task_id
+    # a model runs only after its parents passed their gates (their tests, the sources' tests)
+    for uid, run_id in exp.model_runs.items():
+        upstream = dag.get_task(run_id).get_flat_relative_ids(upstream=True)
+        for parent in model_parents(manifest, uid):
+            gate = exp.model_tests.get(parent) or exp.source_tests.get(parent)
+            if gate:
+                assert gate in upstream, f"{run_id} does not wait for {gate}"
+    # a detached test waits for every model or source it reads
+    for test_id, parents in exp.detached_tests.items():
+        upstream = dag.get_task(test_id).get_flat_relative_ids(upstream=True)
+        for parent in parents:
+            assert (exp.model_runs.get(parent) or exp.sources[parent]) in upstream, (test_id, parent)
+
+
+def _dbt_tasks(dag) -> list[Any]:
+    from cosmos.operators.base import AbstractDbtBase
+
+    tasks = [t for t in dag.tasks if isinstance(t, AbstractDbtBase)]
+    assert len(tasks) == len(dag.tasks) - 3
+    return tasks
+
+
+def test_dbt_tasks_render_the_run_date_and_run_id(dag):
+    class FakeTaskInstance:
+        def __init__(self) -> None:
+            self.pulls: list[tuple[Any, str]] = []
+
+        def xcom_pull(self, task_ids=None, key="return_value", **kwargs):
+            self.pulls.append((task_ids, key))
+            return "2015-09-15" if (task_ids, key) == ("resolve_target_date", "return_value") else "wrong"
+
+    env = dag.get_template_env()
+    for task in _dbt_tasks(dag):
+        assert "vars" in task.template_fields, task.task_id
+        ti = FakeTaskInstance()
+        context = {"ti": ti, "task_instance": ti, "run_id": VARS_TEMPLATE_CONTEXT_RUN_ID}
+        rendered = task.render_template(task.vars, context, env)
+        assert rendered == {"target_date": "2015-09-15", "pipeline_run_id": VARS_TEMPLATE_CONTEXT_RUN_ID}, (
+            task.task_id
+        )
+        assert ti.pulls == [("resolve_target_date", "return_value")], task.task_id
+
+
+def test_no_secret_is_stored_with_the_dag(duckdb_module, postgres_module):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for module in (duckdb_module, postgres_module):
+        dag = module.dag
+        for task in _dbt_tasks(dag):
+            assert set(task.env) == DBT_ENV_KEYS, task.task_id
+            assert SENTINEL_PASSWORD not in json.dumps(task.env), task.task_id
+            assert task.append_env is True  # the worker's own RR_PG_* reach dbt at run time
+        assert task.env["RR_TARGET"] == module.SETTINGS.target
+        serialized = json.dumps(DagSerialization.to_dict(dag), default=str)
+        assert SENTINEL_PASSWORD not in serialized
+        assert "RR_PG_PASSWORD" not in serialized
+        assert SENTINEL_PASSWORD not in (dag.doc_md or "")
+
+
+def test_gate_tasks_fail_at_once_while_model_runs_retry(dag, manifest):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    exp = expected_tasks(manifest)
+    restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))  # what the scheduler sees
+    for d in (dag, restored):
+        assert d.get_task("resolve_target_date").retries == 0
+        for task_id in exp.test_tasks:
+            assert d.get_task(task_id).retries == 0, task_id
+        for task_id in [*exp.model_runs.values(), "load_raw_if_changed", "export_reports"]:
+            task = d.get_task(task_id)
+            assert task.retries >= 1 and task.retry_delay > dt.timedelta(0), task_id
+
+
+PARSE_SCRIPT = r"""
+import json, socket, sys, time
+attempts = []
+def refuse(self, address, *args):
+    attempts.append(repr(address))
+    raise OSError("network access while parsing the DAG")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+started = time.perf_counter()
+from airflow.dag_processing.dagbag import DagBag
+imported = time.perf_counter()
+bag = DagBag(dag_folder=sys.argv[1])
+parsed = time.perf_counter()
+dag = bag.dags.get("rr_funnel_daily")
+print("RESULT " + json.dumps({
+    "import_errors": {str(k): str(v) for k, v in bag.import_errors.items()},
+    "dag_ids": sorted(bag.dag_ids),
+    "tasks": len(dag.tasks) if dag else 0,
+    "tags": sorted(dag.tags) if dag else [],
+    "max_active_tasks": dag.max_active_tasks if dag else None,
+    "network_attempts": attempts,
+    "airflow_import_seconds": imported - started,
+    "parse_seconds": parsed - imported,
+}))
+"""
+
+
+def test_parsing_needs_no_database(tmp_path, manifest, record_property):
+    """PostgreSQL on a closed port, Airflow's own metadata database unreachable, Python sockets
+    refused: the DAG still parses, fully."""
+    env = subprocess_env(
+        parse_env(tmp_path / "home", tmp_path, "postgres"),
+        {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/no_such_dir/airflow.db"},
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", PARSE_SCRIPT, str(DAGS_FOLDER)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result["import_errors"] == {}
+    assert result["dag_ids"] == [DAG_ID]
+    assert result["tasks"] == len(expected_tasks(manifest).all_dbt) + 3
+    assert "postgres" in result["tags"] and result["max_active_tasks"] > 1
+    assert result["network_attempts"] == []
+    assert not (tmp_path / "no_such_dir").exists()
+    record_property("dag_parse_seconds", round(result["parse_seconds"], 3))
+    print(
+        f"DAG parse without any database: {result['parse_seconds']:.2f} s "
+        f"(airflow import {result['airflow_import_seconds']:.2f} s)"
+    )
+
+
+# -----------------------------------------------------------------------------------------------
+# 2. target-date resolution
+# -----------------------------------------------------------------------------------------------
+@dataclass
+class FakeDagRun:
+    conf: dict[str, Any] | None
+    run_after: dt.datetime
+
+
+def resolve(module: ModuleType, monkeypatch, conf: dict[str, Any] | None, **context: Any) -> str:
+    """Call the task's own Python callable with a fake Airflow context."""
+    run_after = context.pop("run_after", pendulum.datetime(2026, 1, 1, tz="UTC"))
+    fake = {"dag_run": FakeDagRun(conf, run_after), "run_id": "manual__test", **context}
+    monkeypatch.setattr(module, "get_current_context", lambda: fake)
+    return module.resolve_target_date.function()
+
+
+def test_conf_target_date_wins(duckdb_module, monkeypatch):
+    got = resolve(
+        duckdb_module,
+        monkeypatch,
+        {"target_date": "2015-09-18"},
+        logical_date=pendulum.datetime(2026, 3, 1, 9, tz="Asia/Seoul"),
+    )
+    assert got == "2015-09-18"
+
+
+MALFORMED = [
+    ("2015-02-30", "not a real calendar date"),
+    ("2015-9-18", "YYYY-MM-DD"),
+    ("18/09/2015", "YYYY-MM-DD"),
+    ("2015-09-18 00:00", "YYYY-MM-DD"),
+    ("2015-09-18'; drop table raw.raw_rr_events; --", "YYYY-MM-DD"),
+    ("{{ ds }}", "YYYY-MM-DD"),
+    (20150918, "YYYY-MM-DD"),
+    (None, "YYYY-MM-DD"),
+    ("", "YYYY-MM-DD"),
+    (["2015-09-18"], "YYYY-MM-DD"),
+]
+
+
+@pytest.mark.parametrize(("value", "why"), MALFORMED, ids=[repr(v) for v, _ in MALFORMED])
+def test_malformed_conf_fails_without_retry(duckdb_module, monkeypatch, value, why):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    reports = Path(duckdb_module.REPORTS_DIR)
+    reports.mkdir(parents=True, exist_ok=True)
+    kept = reports / "rr_funnel_daily_2015-09-18.csv"
+    kept.write_text("an earlier report\n")
+    with pytest.raises(AirflowFailException) as info:
+        resolve(
+            duckdb_module,
+            monkeypatch,
+            {"target_date": value},
+            logical_date=pendulum.datetime(2015, 9, 19, 9, tz="Asia/Seoul"),
+        )
+    assert type(info.value) is AirflowFailException  # the kind Airflow never retries
+    message = str(info.value)
+    assert message.startswith("invalid dag_run.conf: target_date")
+    assert why in message and repr(value) in message
+    assert kept.read_text() == "an earlier report\n"  # no date, nothing withdrawn
+
+
+@pytest.mark.parametrize(
+    "logical_date",
+    [
+        pendulum.datetime(2015, 9, 19, 9, tz="Asia/Seoul"),  # the 09:00 KST trigger = 00:00 UTC
+        pendulum.datetime(2015, 9, 19, 0, 0, tz="UTC"),
+        pendulum.datetime(2015, 9, 19, 0, 30, tz="UTC"),  # 09:30 KST
+        pendulum.datetime(2015, 9, 18, 23, 30, tz="UTC"),  # 08:30 KST on 09-19
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize(
+    "conf", [None, {}, {"other": "value"}], ids=["conf_none", "conf_empty", "conf_other"]
+)
+def test_scheduled_run_reports_on_the_previous_seoul_day(duckdb_module, monkeypatch, logical_date, conf):
+    assert resolve(duckdb_module, monkeypatch, conf, logical_date=logical_date) == "2015-09-18"
+
+
+def test_scheduled_run_near_seoul_midnight(duckdb_module, monkeypatch):
+    # 2015-09-18 15:30 UTC is 09-19 00:30 KST, 14:30 UTC is 09-18 23:30 KST
+    late = pendulum.datetime(2015, 9, 18, 15, 30, tz="UTC")
+    early = pendulum.datetime(2015, 9, 18, 14, 30, tz="UTC")
+    assert resolve(duckdb_module, monkeypatch, None, logical_date=late) == "2015-09-18"
+    assert resolve(duckdb_module, monkeypatch, None, logical_date=early) == "2015-09-17"
+
+
+@pytest.mark.parametrize("has_key", [True, False], ids=["logical_date_none", "no_logical_date_key"])
+def test_run_without_logical_date_uses_run_after(duckdb_module, monkeypatch, has_key):
+    context = {"logical_date": None} if has_key else {}
+    got = resolve(
+        duckdb_module, monkeypatch, {}, run_after=pendulum.datetime(2015, 9, 19, 0, 30, tz="UTC"), **context
+    )
+    assert got == "2015-09-18"
+
+
+def test_timetable_next_run_reports_on_the_day_before(dag, duckdb_module, monkeypatch):
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    kst = pendulum.timezone("Asia/Seoul")
+    after = pendulum.datetime(2015, 9, 18, 12, tz=kst)
+    first = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=after, latest=None, catchup=True),
+    )
+    assert first.run_after == pendulum.datetime(2015, 9, 19, 9, tz=kst)
+    assert first.logical_date == pendulum.datetime(2015, 9, 19, 0, tz="UTC")
+    # and the run after the 2015-09-18 09:00 run
+    following = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=DataInterval.exact(pendulum.datetime(2015, 9, 18, 9, tz=kst)),
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
+    )
+    assert following.run_after == pendulum.datetime(2015, 9, 19, 9, tz=kst)
+    got = resolve(
+        duckdb_module, monkeypatch, None, logical_date=first.logical_date, run_after=first.run_after
+    )
+    assert got == "2015-09-18"
+
+
+def test_resolution_withdraws_only_the_reports_of_its_date(duckdb_module, monkeypatch):
+    reports = Path(duckdb_module.REPORTS_DIR)
+    reports.mkdir(parents=True, exist_ok=True)
+    stale = [reports / name for name in report_names(dt.date(2015, 9, 18)).values()]
+    other = [reports / name for name in report_names(dt.date(2015, 9, 17)).values()]
+    for path in stale + other:
+        path.write_text("earlier\n")
+    assert resolve(duckdb_module, monkeypatch, {"target_date": "2015-09-18"}) == "2015-09-18"
+    assert [p.exists() for p in stale] == [False] * 4
+    assert [p.read_text() for p in other] == ["earlier\n"] * 4
+
+
+# -----------------------------------------------------------------------------------------------
+# 3. end to end: `airflow dags test`
+# -----------------------------------------------------------------------------------------------
+MARTS = {  # report key -> (mart, documented row order)
+    "funnel": ("kpi.mart_rr_funnel_daily", "kpi_date"),
+    "cohort": ("kpi.mart_rr_cohort_weekly", "cohort_type, cohort_week, week_index"),
+    "crm": ("kpi.mart_rr_crm_targets_daily", "segment_name, segment_rank"),
+}
+V4_VIEW_ON_D = f"{kst_ms('2015-09-15', '11:00:00')},4,view,200,"
+
+
+@dataclass
+class Stack:
+    """A warehouse, its raw folder and its reports folder, as a worker of the DAG sees them."""
+
+    settings: Settings
+    reports_dir: Path
+    logs: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return warehouse_env(self.settings, self.reports_dir)
+
+    def reports(self) -> dict[str, bytes]:
+        return {
+            key: (self.reports_dir / name).read_bytes()
+            for key, name in report_names(D).items()
+            if (self.reports_dir / name).exists()
+        }
+
+
+@dataclass
+class GoodRun:
+    run: DagTestRun
+    reports: dict[str, bytes]
+    marts: dict[str, list[list[str]]]  # report key -> header + formatted rows, read after the run
+    qa: list[tuple]  # (pipeline_run_id, target_date, window_end_date, gate, test_name, status, invocation_id)
+    load_log: list[tuple[str, str]]  # (file_name, sha256), oldest first
+
+
+def _qa_rows(settings: Settings) -> list[tuple]:
+    with connect(settings, create=False) as wh:
+        return wh.query(
+            "select pipeline_run_id, target_date, window_end_date, gate, test_name, status, invocation_id "
+            "from qa.quality_check_runs order by run_started_at, test_name"
+        )
+
+
+def _load_log(settings: Settings) -> list[tuple[str, str]]:
+    with connect(settings, create=False) as wh:
+        return [
+            tuple(r) for r in wh.query("select file_name, sha256 from raw.raw_rr_load_log order by loaded_at")
+        ]
+
+
+def _formatted_marts(settings: Settings) -> dict[str, list[list[str]]]:
+    out = {}
+    with connect(settings, create=False) as wh:
+        for key, (mart, order) in MARTS.items():
+            columns, rows = wh.query_with_columns(
+                f"select * from {mart} where kpi_date = %s order by {order}", (D,)
+            )
+            out[key] = [columns, *[[format_value(v) for v in row] for row in rows]]
+    return out
+
+
+def _good_run(airflow_home: AirflowHome, stack: Stack, name: str) -> GoodRun:
+    run = airflow_home.dags_test(stack.env, {"target_date": D.isoformat()}, stack.logs / f"{name}.log")
+    print(f"{name}: airflow dags test took {run.seconds:.1f} s (exit {run.returncode})")
+    assert run.returncode == 0, run.tail()
+    return GoodRun(
+        run,
+        stack.reports(),
+        _formatted_marts(stack.settings),
+        _qa_rows(stack.settings),
+        _load_log(stack.settings),
+    )
+
+
+def _parse_csv(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def _summary_value(summary: str, label: str) -> str:
+    values = [
+        line[len(label) :].strip()
+        for line in summary.splitlines()
+        if re.match(re.escape(label) + r"\s", line)
+    ]
+    assert len(values) == 1, f"summary line {label!r}: {values}"
+    return values[0]
+
+
+def _summary_gates(summary: str) -> dict[str, str]:
+    return dict(re.findall(r"(?m)^  (gate_\w+)\s+(\w+)\s+\d+ tests, \d+ failing", summary))
+
+
+def _stable_summary(summary: str, *also: str) -> list[str]:
+    labels = (*VOLATILE_SUMMARY_LABELS, *also)
+    return [
+        line
+        for line in summary.splitlines()
+        if not any(re.match(re.escape(lb) + r"\s", line) for lb in labels)
+    ]
+
+
+def assert_good_run(good: GoodRun, dag, manifest) -> None:
+    run = good.run
+    assert run.run_state == "success", run.tail()
+    assert set(run.states) == set(dag.task_ids)
+    assert run.tasks_in("success") == set(dag.task_ids), {
+        t: s for t, s in run.states.items() if s != "success"
+    }
+
+    # the four files, each CSV holding exactly the mart rows of D
+    assert sorted(good.reports) == ["cohort", "crm", "funnel", "summary"]
+    for key in MARTS:
+        assert _parse_csv(good.reports[key]) == good.marts[key], key
+        assert good.reports[key].endswith(b"\n") and b"\r" not in good.reports[key]
+    funnel = dict(zip(*_parse_csv(good.reports["funnel"]), strict=True))
+    # hand-checked golden figures of 2015-09-15 (tests/test_kpi_golden.py)
+    golden = {
+        "kpi_date": "2015-09-15",
+        "visitors": "6",
+        "sessions": "7",
+        "views": "29",
+        "addtocarts": "4",
+        "purchases": "2",
+        "cvr_session_to_purchase": "0.2857",
+    }
+    assert {k: funnel[k] for k in golden} == golden
+    assert len(good.marts["cohort"]) == 1 + 6
+    crm = _parse_csv(good.reports["crm"])
+    keys = [(r[crm[0].index("segment_name")], r[crm[0].index("visitor_id")]) for r in crm[1:]]
+    assert keys == [
+        ("cart_abandoner_today", "6"),
+        ("cart_abandoner_today", "2"),
+        ("high_intent_viewer_7d_no_cart", "3"),
+        ("repeat_buyer", "1"),
+    ]
+
+    summary = good.reports["summary"].decode("utf-8")
+    assert _summary_value(summary, "target date") == D.isoformat()
+    assert _summary_value(summary, "airflow run id") == run.run_id
+    assert _summary_value(summary, "pipeline run id") == run.run_id
+    gates = _summary_gates(summary)
+    assert sorted(gates) == sorted(GATES)
+    assert set(gates.values()) <= {"pass", "warn"}, gates
+    for key in MARTS:
+        digest = hashlib.sha256(good.reports[key]).hexdigest()
+        assert f"sha256 {digest}" in summary, key
+
+    # the gate log: every test result of this run carries the Airflow run id and the run's date
+    mine = [r for r in good.qa if r[0] == run.run_id]
+    assert mine, "no qa.quality_check_runs row carries the Airflow run id"
+    assert {r[1] for r in mine} == {D}
+    assert {r[2] for r in mine} == {D}
+    assert {r[3] for r in mine if r[3]} == set(GATES)
+    assert {r[5] for r in mine} <= {"pass", "warn"}
+    # one dbt invocation per test task of the DAG (each Cosmos task is one invocation)
+    assert len({r[6] for r in mine}) == len(expected_tasks(manifest).test_tasks)
+
+
+@pytest.fixture(scope="module")
+def golden_dir(tmp_path_factory) -> Path:
+    return write_golden_files(tmp_path_factory.mktemp("golden") / "raw")
+
+
+def _stack(new_warehouse, tmp_path_factory, golden_dir: Path, target: str) -> Stack:
+    folder = tmp_path_factory.mktemp(f"dag_{target}")
+    settings = new_warehouse(target, data_dir=folder / "raw")
+    settings.data_dir.mkdir(parents=True)
+    for src in golden_dir.iterdir():
+        (settings.data_dir / src.name).write_bytes(src.read_bytes())
+    return Stack(settings, folder / "reports", folder / "logs")
+
+
+@pytest.fixture(scope="module")
+def duckdb_stack(new_warehouse, tmp_path_factory, golden_dir) -> Stack:
+    return _stack(new_warehouse, tmp_path_factory, golden_dir, "duckdb")
+
+
+@pytest.fixture(scope="module")
+def duckdb_first(airflow_home, duckdb_stack) -> GoodRun:
+    return _good_run(airflow_home, duckdb_stack, "duckdb_first")
+
+
+@pytest.fixture(scope="module")
+def duckdb_second(airflow_home, duckdb_stack, duckdb_first) -> GoodRun:
+    return _good_run(airflow_home, duckdb_stack, "duckdb_second")
+
+
+@dataclass
+class FailedRun:
+    run: DagTestRun
+    reports_before: dict[str, bytes]
+    reports_after: dict[str, bytes]
+    qa: list[tuple]
+    load_log: list[tuple[str, str]]
+    events_sha256: str
+
+
+@pytest.fixture(scope="module")
+def duckdb_corrupted(airflow_home, duckdb_stack, duckdb_second) -> FailedRun:
+    """The data of D re-delivered with an unknown event type, after two good runs of D."""
+    stack = duckdb_stack
+    before = stack.reports()
+    events = stack.settings.data_dir / "events.csv"
+    lines = events.read_text().splitlines()
+    assert lines.count(V4_VIEW_ON_D) == 1
+    lines[lines.index(V4_VIEW_ON_D)] = V4_VIEW_ON_D.replace(",view,", ",purchase,")
+    events.write_text("\n".join(lines) + "\n")
+    run = airflow_home.dags_test(
+        stack.env, {"target_date": D.isoformat()}, stack.logs / "duckdb_corrupted.log"
+    )
+    print(f"duckdb_corrupted: airflow dags test took {run.seconds:.1f} s (exit {run.returncode})")
+    return FailedRun(
+        run,
+        before,
+        stack.reports(),
+        _qa_rows(stack.settings),
+        _load_log(stack.settings),
+        hashlib.sha256(events.read_bytes()).hexdigest(),
+    )
+
+
+@pytest.fixture(scope="module")
+def postgres_first(airflow_home, new_warehouse, tmp_path_factory, golden_dir) -> GoodRun:
+    stack = _stack(new_warehouse, tmp_path_factory, golden_dir, "postgres")
+    return _good_run(airflow_home, stack, "postgres_first")
+
+
+@pytest.mark.slow
+def test_duckdb_run_writes_the_marts_of_the_date(duckdb_first, dag, manifest):
+    assert_good_run(duckdb_first, dag, manifest)
+    # the first load of the warehouse: the four files, once each
+    assert sorted(f for f, _ in duckdb_first.load_log) == sorted(
+        ["events.csv", "category_tree.csv", "item_properties_part1.csv", "item_properties_part2.csv"]
+    )
+    assert {r[0] for r in duckdb_first.qa} == {duckdb_first.run.run_id}
+
+
+@pytest.mark.slow
+def test_duckdb_second_run_gives_the_same_reports_and_skips_the_raw_load(
+    duckdb_first, duckdb_second, dag, manifest
+):
+    assert_good_run(duckdb_second, dag, manifest)
+    first, second = duckdb_first, duckdb_second
+    assert second.run.run_id != first.run.run_id
+    for key in MARTS:
+        assert second.reports[key] == first.reports[key], key
+    s1, s2 = (g.reports["summary"].decode() for g in (first, second))
+    assert _stable_summary(s2) == _stable_summary(s1)
+    assert _summary_value(s2, "airflow run id") == second.run.run_id != _summary_value(s1, "airflow run id")
+    # the raw files did not change: nothing reloaded, the load log holds the first load only
+    assert second.load_log == first.load_log
+    for name in ("events.csv", "category_tree.csv", "item_properties_part1.csv", "item_properties_part2.csv"):
+        assert re.search(rf"{re.escape(name)}: unchanged", second.run.output), name
+        assert not re.search(rf"{re.escape(name)}: loaded", second.run.output), name
+    assert {r[0] for r in second.qa} == {first.run.run_id, second.run.run_id}
+
+
+@pytest.mark.slow
+def test_duckdb_corrupted_data_fails_at_its_gate_and_leaves_no_report(duckdb_corrupted, duckdb_second, dag):
+    from cosmos.operators.local import DbtTestLocalOperator
+
+    failed = duckdb_corrupted
+    run = failed.run
+    assert run.returncode != 0, run.tail()
+    assert run.run_state == "failed"
+    # the gate: the accepted-values test of stg_rr_events.event_type, in the model's test task
+    assert run.tasks_in("failed") == {"dbt.stg_rr_events.test"}, run.tail()
+    assert isinstance(dag.get_task("dbt.stg_rr_events.test"), DbtTestLocalOperator)
+    blocked = dag.get_task("dbt.stg_rr_events.test").get_flat_relative_ids(upstream=False)
+    assert "export_reports" in blocked and "dbt.fact_rr_events.run" in blocked
+    assert run.tasks_in("upstream_failed") == blocked
+    assert run.tasks_in("success") == set(dag.task_ids) - blocked - {"dbt.stg_rr_events.test"}
+    # failed at once: a gate is never retried
+    assert "up_for_retry" not in run.output
+    mine = [r for r in failed.qa if r[0] == run.run_id]
+    assert [(r[3], r[5]) for r in mine if "event_type" in r[4] and "in_set" in r[4]] == [
+        ("gate_domain", "fail")
+    ]
+    assert {r[5] for r in mine if r[5] in ("fail", "error")} == {"fail"}
+    # the two good runs had written the reports of D; none is left looking current
+    assert sorted(failed.reports_before) == ["cohort", "crm", "funnel", "summary"]
+    assert failed.reports_after == {}
+    # only the changed file was reloaded
+    assert failed.load_log == [*duckdb_second.load_log, ("events.csv", failed.events_sha256)]
+
+
+@pytest.mark.slow
+def test_malformed_conf_fails_before_any_dbt_task(
+    airflow_home, new_warehouse, tmp_path_factory, golden_dir, dag
+):
+    stack = _stack(new_warehouse, tmp_path_factory, golden_dir, "duckdb")
+    bad = "2015-09-18'; drop table raw.raw_rr_events; --"
+    run = airflow_home.dags_test(stack.env, {"target_date": bad}, stack.logs / "malformed_conf.log")
+    print(f"malformed_conf: airflow dags test took {run.seconds:.1f} s (exit {run.returncode})")
+    assert run.returncode != 0, run.tail()
+    assert run.run_state == "failed"
+    assert run.tasks_in("failed") == {"resolve_target_date"}
+    assert run.tasks_in("upstream_failed") == set(dag.task_ids) - {"resolve_target_date"}
+    assert (
+        f"invalid dag_run.conf: target_date must be a calendar date written YYYY-MM-DD; got {bad!r}"
+        in run.output
+    )
+    assert "up_for_retry" not in run.output
+    # nothing touched the warehouse: the raw load never ran, nor did dbt
+    assert not stack.settings.duckdb_path.exists()
+    assert not stack.reports_dir.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_postgres_run_writes_the_marts_of_the_date(postgres_first, dag, manifest):
+    assert_good_run(postgres_first, dag, manifest)
+    assert {r[0] for r in postgres_first.qa} == {postgres_first.run.run_id}
+    assert len(postgres_first.load_log) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_duckdb_and_postgres_write_the_same_reports(duckdb_first, postgres_first):
+    for key in MARTS:
+        assert postgres_first.reports[key] == duckdb_first.reports[key], key
+    s_duck, s_pg = (g.reports["summary"].decode() for g in (duckdb_first, postgres_first))
+    assert _summary_value(s_duck, "warehouse").startswith("duckdb:")
+    assert _summary_value(s_pg, "warehouse").startswith("postgres://")
+    assert _stable_summary(s_pg, "warehouse") == _stable_summary(s_duck, "warehouse")
