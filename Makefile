@@ -159,6 +159,16 @@ demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are 
 test: setup ## the test suite (needs PostgreSQL from RR_PG_*; CI=true makes its absence a failure)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ---------------------------------------------------------------------------------------------
+# benchmark (not a test: nothing asserted, see README "Performance")
+# ---------------------------------------------------------------------------------------------
+BENCH_SCALE := $(if $(filter command line environment,$(origin SCALE)),$(SCALE),1.0)
+TARGETS ?= duckdb postgres
+
+.PHONY: bench
+bench: setup ## time load, full and daily dbt builds, export, DAG parse and run at SCALE=1.0 on TARGETS="duckdb postgres"
+	$(PY) -m tests.bench.run_bench --scale $(BENCH_SCALE) --targets $(TARGETS)
+
 # the docker-compose stack: make up / init / down / down-volumes, compose-run-dag
 include airflow/compose/compose.mk
 

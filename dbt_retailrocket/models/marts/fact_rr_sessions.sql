@@ -5,7 +5,7 @@
         unique_key='session_id',
         rr_date_column='session_date',
         on_schema_change='fail',
-        indexes=rr_postgres_indexes([['session_date']]),
+        indexes=rr_postgres_indexes([['session_date'], ['session_id']]),
     )
 }}
 
