@@ -107,6 +107,7 @@ REPORTS_DIR := $(or $(RR_REPORTS_DIR),$(CURDIR)/logs/reports)
 export AIRFLOW_HOME ?= $(CURDIR)/logs/airflow
 export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/airflow/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export AIRFLOW__COSMOS__CACHE_DIR ?= $(AIRFLOW_HOME)/cosmos_cache
 STACK ?= local
 
 .PHONY: report
