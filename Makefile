@@ -121,7 +121,7 @@ $(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
 	@touch $@
 
 .PHONY: run-dag
-run-dag: setup ## run the DAG for one date: DATE=YYYY-MM-DD (STACK=compose: inside the docker-compose stack)
+run-dag: $(if $(filter compose,$(STACK)),,setup) ## run the DAG for one date: DATE=YYYY-MM-DD (STACK=compose: inside the docker-compose stack)
 	$(call check_date,$(DATE))
 ifeq ($(STACK),compose)
 	@$(MAKE) compose-run-dag DATE=$(DATE)
