@@ -13,9 +13,9 @@ funnel_event_counts as (
     select
         {{ grain_csv }},
         count(distinct visitor_id) as visitors,
-        count(case when event_type = 'view' then 1 end) as views,
-        count(case when event_type = 'addtocart' then 1 end) as addtocarts,
-        count(distinct case when event_type = 'transaction' then transaction_id end) as purchases
+        {{ rr_count_views() }} as views,
+        {{ rr_count_addtocarts() }} as addtocarts,
+        {{ rr_count_purchases() }} as purchases
     from {{ events }}
     group by {{ group_by }}
 
@@ -64,4 +64,21 @@ funnel as (
         {%- endfor %}
 
 )
+{%- endmacro %}
+
+
+{#- The event counts behind every view, add-to-cart and purchase figure (docs blocks kpi_views,
+    kpi_addtocarts, kpi_purchases), aggregated over rows with event_type and transaction_id:
+    sessions, visitor-days and the funnels all count the same way. -#}
+
+{% macro rr_count_views() -%}
+    count(case when event_type = 'view' then 1 end)
+{%- endmacro %}
+
+{% macro rr_count_addtocarts() -%}
+    count(case when event_type = 'addtocart' then 1 end)
+{%- endmacro %}
+
+{% macro rr_count_purchases() -%}
+    count(distinct case when event_type = 'transaction' then transaction_id end)
 {%- endmacro %}

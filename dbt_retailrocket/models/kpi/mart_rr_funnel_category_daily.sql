@@ -41,9 +41,9 @@ category_sessions as (
         kpi_date,
         root_category_id,
         session_id,
-        count(case when event_type = 'view' then 1 end) > 0 as has_view,
-        count(case when event_type = 'addtocart' then 1 end) > 0 as has_cart,
-        count(case when event_type = 'transaction' then 1 end) > 0 as has_purchase
+        {{ rr_count_views() }} > 0 as has_view,
+        {{ rr_count_addtocarts() }} > 0 as has_cart,
+        {{ rr_count_purchases() }} > 0 as has_purchase
     from events_with_root_category
     group by 1, 2, 3
 

@@ -29,9 +29,9 @@ sessions as (
         min(event_ts_ms) as session_start_ts_ms,
         max(event_ts_ms) as session_end_ts_ms,
         count(*) as event_count,
-        count(case when event_type = 'view' then 1 end) as view_count,
-        count(case when event_type = 'addtocart' then 1 end) as addtocart_count,
-        count(distinct case when event_type = 'transaction' then transaction_id end) as transaction_count
+        {{ rr_count_views() }} as view_count,
+        {{ rr_count_addtocarts() }} as addtocart_count,
+        {{ rr_count_purchases() }} as transaction_count
     from fact_rr_events
     group by 1, 2, 3
 

@@ -46,9 +46,9 @@ daily_counts as (
         visitor_id,
         event_date as activity_date,
         count(*) as event_count,
-        count(case when event_type = 'view' then 1 end) as view_count,
-        count(case when event_type = 'addtocart' then 1 end) as addtocart_count,
-        count(distinct case when event_type = 'transaction' then transaction_id end) as transaction_count,
+        {{ rr_count_views() }} as view_count,
+        {{ rr_count_addtocarts() }} as addtocart_count,
+        {{ rr_count_purchases() }} as transaction_count,
         count(distinct session_id) as session_count,
         min(event_at_kst) as first_event_at_kst,
         max(event_at_kst) as last_event_at_kst
