@@ -106,6 +106,11 @@ class Events:
     def by_visitor_time(self) -> np.ndarray:
         return np.lexsort((self.ts, self.visitor))
 
+    def rows(self) -> list[tuple]:
+        """The raw rows as (timestamp, visitorid, event, itemid, transactionid) tuples."""
+        tolist = (a.tolist() for a in (self.ts, self.visitor, self.event, self.item, self.txn))
+        return list(zip(*tolist, strict=True))
+
 
 @dataclass
 class Properties:
@@ -162,16 +167,7 @@ def edge_case_counts(ev: Events) -> dict[str, int]:
     same = v[1:] == v[:-1]
     gap = np.diff(ts)
     kst_date = (ts + KST) // DAY
-    rows = set(
-        zip(
-            ev.ts.tolist(),
-            ev.visitor.tolist(),
-            ev.event.tolist(),
-            ev.item.tolist(),
-            ev.txn.tolist(),
-            strict=True,
-        )
-    )
+    rows = set(ev.rows())
     return {
         "dates": len(np.unique(kst_date)),
         "gap 30:00.000": int(np.sum(same & (gap == SESSION_GAP))),
@@ -333,16 +329,7 @@ def test_transactionid_exactly_on_transaction_rows(data):
 def test_rows_are_not_sorted_by_time_and_have_exact_duplicates(data):
     ev = data.events
     assert np.any(np.diff(ev.ts) < 0), "the real file is not sorted by time"
-    rows = list(
-        zip(
-            ev.ts.tolist(),
-            ev.visitor.tolist(),
-            ev.event.tolist(),
-            ev.item.tolist(),
-            ev.txn.tolist(),
-            strict=True,
-        )
-    )
+    rows = ev.rows()
     duplicates = len(rows) - len(set(rows))
     # reference 460 at scale 1 -> 9.2 here; at least 3 at any scale
     assert duplicates >= 3
