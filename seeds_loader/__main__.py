@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return generate_main(args, settings)
     if args.command == "load":
-        from seeds_loader.load import main as load_main
+        from seeds_loader.load_cli import main as load_main
 
         return load_main(args, settings)
     if args.command == "status":

@@ -11,9 +11,10 @@ import datetime as dt
 
 import numpy as np
 
+from seeds_loader.rules import DAY_MS, kst_offset_ms
+
 HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-KST_OFFSET_MS = 9 * HOUR_MS
+KST_OFFSET_MS = kst_offset_ms()  # the project's one definition (dbt_project.yml vars)
 
 # REFERENCE.md: min and max timestamp of events.csv
 T_BEGIN = 1_430_622_004_384  # 2015-05-03 03:00:04.384 UTC = 12:00:04 KST

@@ -5,18 +5,24 @@ the loader and the exports through :func:`load_settings`, dbt through ``env_var`
 ``dbt_retailrocket/profiles.yml`` (fed by :meth:`Settings.dbt_env`), the Airflow DAG and
 docker-compose through ``.env``.
 
-=================  ======================================  =====================================
-variable           default                                 meaning
-=================  ======================================  =====================================
-RR_TARGET          duckdb                                  ``duckdb`` (embedded) or ``postgres``
-RR_DUCKDB_PATH     data/warehouse/retailrocket.duckdb      DuckDB file (relative to the project)
-RR_PG_HOST         127.0.0.1                               PostgreSQL host
-RR_PG_PORT         5432                                    PostgreSQL port
-RR_PG_USER         postgres                                PostgreSQL user
-RR_PG_PASSWORD     (empty)                                 PostgreSQL password
-RR_PG_DATABASE     retailrocket                            PostgreSQL database (created if missing)
-RR_DATA_DIR        data/raw/retailrocket                   folder with the four raw CSV files
-=================  ======================================  =====================================
+=========================  ==================================  ==================================
+variable                   default                             meaning
+=========================  ==================================  ==================================
+RR_TARGET                  duckdb                              ``duckdb`` (embedded) or
+                                                               ``postgres``
+RR_DUCKDB_PATH             data/warehouse/retailrocket.duckdb  DuckDB file (relative to the
+                                                               project)
+RR_PG_HOST                 127.0.0.1                           PostgreSQL host
+RR_PG_PORT                 5432                                PostgreSQL port
+RR_PG_USER                 postgres                            PostgreSQL user
+RR_PG_PASSWORD             (empty)                             PostgreSQL password
+RR_PG_DATABASE             retailrocket                        PostgreSQL database (created if
+                                                               missing)
+RR_DATA_DIR                data/raw/retailrocket               folder with the four raw CSV files
+RR_WAREHOUSE_WAIT_SECONDS  600                                 how long to wait while another
+                                                               process holds the DuckDB file (a
+                                                               load, a dbt run, an export)
+=========================  ==================================  ==================================
 
 Relative paths are resolved against the project root (``RR_PROJECT_ROOT``, by default the
 folder that holds ``dbt_retailrocket/``), so the same ``.env`` works from any working
@@ -41,6 +47,7 @@ DEFAULTS: dict[str, str] = {
     "RR_PG_PASSWORD": "",
     "RR_PG_DATABASE": "retailrocket",
     "RR_DATA_DIR": "data/raw/retailrocket",
+    "RR_WAREHOUSE_WAIT_SECONDS": "600",
 }
 
 
@@ -87,6 +94,7 @@ class Settings:
     pg_database: str
     data_dir: Path
     root: Path
+    wait_seconds: float = 600.0
 
     @property
     def pg_conninfo(self) -> str:
@@ -128,6 +136,7 @@ class Settings:
             "RR_PG_DATABASE": self.pg_database,
             "RR_DATA_DIR": str(self.data_dir),
             "RR_PROJECT_ROOT": str(self.root),
+            "RR_WAREHOUSE_WAIT_SECONDS": f"{self.wait_seconds:g}",
         }
 
 
@@ -162,6 +171,15 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
     port_text = get("RR_PG_PORT").strip()
     if not port_text.isdigit():
         raise SettingsError(f"RR_PG_PORT must be a port number; got {port_text!r}")
+    wait_text = get("RR_WAREHOUSE_WAIT_SECONDS").strip()
+    try:
+        wait_seconds = float(wait_text)
+        if not 0 <= wait_seconds < 1e7:
+            raise ValueError
+    except ValueError:
+        raise SettingsError(
+            f"RR_WAREHOUSE_WAIT_SECONDS must be a number of seconds >= 0; got {wait_text!r}"
+        ) from None
     return Settings(
         target=target,
         duckdb_path=path("RR_DUCKDB_PATH"),
@@ -172,4 +190,5 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
         pg_database=get("RR_PG_DATABASE"),
         data_dir=path("RR_DATA_DIR"),
         root=root,
+        wait_seconds=wait_seconds,
     )

@@ -5,16 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from seeds_loader.rules import kst_date
 from seeds_loader.settings import Settings
 from seeds_loader.warehouse import WarehouseError, connect
-
-KST_OFFSET_MS = 9 * 3600 * 1000
-DAY_MS = 86_400_000
-
-
-def kst_date(ts_ms: int) -> dt.date:
-    """The Asia/Seoul calendar date of an epoch-millisecond timestamp."""
-    return dt.date(1970, 1, 1) + dt.timedelta(days=(ts_ms + KST_OFFSET_MS) // DAY_MS)
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,43 @@
 A thin, shared layer so that the loader, the exports and the tests talk to either warehouse
 the same way: ``%s`` placeholders everywhere (translated to ``?`` for DuckDB), explicit
 transactions, and the PostgreSQL database created on first use.
+
+One writer of raw data at a time. The raw loader replaces the raw tables while nothing else
+reads them: on PostgreSQL it holds the exclusive advisory lock :data:`RAW_DATA_LOCK` for its
+transaction, and readers that must see one delivery from start to end (the export) hold it
+shared (:meth:`Warehouse.snapshot`). dbt runs are checked optimistically instead (the raw load id
+at the start and the end of each invocation, see the certification macros): a run under which the
+raw data changed fails and counts for nothing. On DuckDB the file itself admits one writing
+process: :func:`connect` waits for it ("warehouse busy") instead of failing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from seeds_loader.settings import Settings, load_settings
 
 SCHEMAS = ("raw", "staging", "mart", "kpi", "qa")
+# PostgreSQL advisory lock key of the raw data (an arbitrary constant: "rr-kpi-raw")
+RAW_DATA_LOCK = 0x72722D6B70692D72
+_DUCKDB_BUSY = re.compile(r"Could not set lock on file|Conflicting lock is held", re.IGNORECASE)
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or refused an operation."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process holds the warehouse for longer than we were willing to wait."""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def ensure_pg_database(settings: Settings) -> None:
@@ -99,6 +120,41 @@ class Warehouse:
 
     # -- transactions -------------------------------------------------------------------------
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Warehouse]:
+        """A read-only view of one moment: no raw load commits while it is open (PostgreSQL:
+        REPEATABLE READ plus the shared raw-data lock; DuckDB: one transaction of the one
+        process that holds the file)."""
+        if self.target == "duckdb":
+            with self.transaction():
+                yield self
+            return
+        with self.conn.transaction():
+            self.conn.execute("set transaction isolation level repeatable read, read only")
+            self.conn.execute("select pg_advisory_xact_lock_shared(%s)", (RAW_DATA_LOCK,))
+            yield self
+
+    def lock_raw_data(self, say: Callable[[str], None] = _say) -> None:
+        """Inside a transaction: hold the raw data exclusively until it ends (PostgreSQL; on
+        DuckDB holding the file is already exclusive). Says once that it waits, then waits."""
+        if self.target == "duckdb":
+            return
+        if self.scalar("select pg_try_advisory_xact_lock(%s)", (RAW_DATA_LOCK,)):
+            return
+        holders = self.query(
+            "select a.pid, coalesce(a.application_name, '') from pg_locks l "
+            "join pg_stat_activity a on a.pid = l.pid "
+            "where l.locktype = 'advisory' and l.granted and l.pid <> pg_backend_pid() "
+            "and ((l.classid::bigint << 32) | l.objid::bigint) = %s order by 1",
+            (RAW_DATA_LOCK,),
+        )
+        who = (
+            ", ".join(f"pid {pid}" + (f" ({app})" if app else "") for pid, app in holders)
+            or "another session"
+        )
+        say(f"warehouse busy: {who} is reading the raw data; waiting for it to finish")
+        self.execute("select pg_advisory_xact_lock(%s)", (RAW_DATA_LOCK,))
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[Warehouse]:
         """All or nothing: commit on success, roll back on any exception."""
         if self.target == "duckdb":
@@ -118,6 +174,33 @@ class Warehouse:
         self.conn.close()
 
 
+def _open_duckdb(duckdb: Any, path: str, wait_seconds: float, say: Callable[[str], None] = _say) -> Any:
+    """Open the DuckDB file; while another process holds it, say so once and wait."""
+    deadline = time.monotonic() + wait_seconds
+    said = False
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:
+            message = " ".join(str(exc).split())
+            if not _DUCKDB_BUSY.search(message):
+                raise WarehouseError(f"cannot open DuckDB warehouse {path}: {message}") from exc
+            holder = re.search(r"\(PID (\d+)\)", message)
+            who = f"process {holder.group(1)}" if holder else "another process"
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"warehouse busy: {path} is held by {who}; gave up after {wait_seconds:g} s "
+                    "(RR_WAREHOUSE_WAIT_SECONDS)"
+                ) from exc
+            if not said:
+                say(
+                    f"warehouse busy: {path} is held by {who} (a load, a dbt run or an export); "
+                    f"waiting up to {wait_seconds:g} s"
+                )
+                said = True
+            time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def connect(settings: Settings | None = None, *, create: bool = True) -> Iterator[Warehouse]:
     """Open the configured warehouse; DuckDB files and the PostgreSQL database are created on demand."""
@@ -129,10 +212,7 @@ def connect(settings: Settings | None = None, *, create: bool = True) -> Iterato
         if not path.exists() and not create:
             raise WarehouseError(f"DuckDB warehouse {path} does not exist yet: run the loader first")
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = duckdb.connect(str(path))
-        except duckdb.IOException as exc:
-            raise WarehouseError(f"cannot open DuckDB warehouse {path}: {exc}") from exc
+        conn = _open_duckdb(duckdb, str(path), settings.wait_seconds)
     else:
         import psycopg
 

@@ -8,6 +8,7 @@ Every bad input is loaded over a good load, which must survive untouched.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import os
 import pickle
@@ -22,7 +23,10 @@ from pathlib import Path
 import pytest
 
 import seeds_loader.load as loader
+from seeds_loader import load_duckdb, load_postgres
+from seeds_loader.format_check import FileCheck
 from seeds_loader.load import FILES, LoadError, check_file, last_loads, load
+from seeds_loader.raw_files import READ_SIZE, TABLES, open_source
 from seeds_loader.warehouse import WarehouseError, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +36,7 @@ TABLE_COLUMNS = {
     "raw_rr_category_tree": "categoryid, parentid",
     "raw_rr_item_properties": '"timestamp", itemid, property, value',
 }
-RAW_TABLES = {*TABLE_COLUMNS, "raw_rr_load_log"}
+RAW_TABLES = {*TABLE_COLUMNS, "raw_rr_load_log", "raw_rr_loads", "raw_rr_date_fingerprints"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,11 +162,14 @@ def test_columns_and_types_are_identical_on_both_warehouses(settings, tmp_path):
         "timestamp without time zone": "timestamp",
         "double": "double precision",
         "double precision": "double precision",
+        "date": "date",
+        "integer": "integer",
     }
     with connect(settings) as wh:
         rows = wh.query(
             "select table_name, column_name, data_type, is_nullable from information_schema.columns "
-            "where table_schema = 'raw' order by table_name, ordinal_position"
+            "where table_schema = 'raw' and table_name <> 'raw_rr_date_fingerprints' "
+            "order by table_name, ordinal_position"
         )
     got = [(t, c, normal[d.lower()], n) for t, c, d, n in rows]
     b, t, dp, ts = "bigint", "text", "double precision", "timestamp"
@@ -185,6 +192,15 @@ def test_columns_and_types_are_identical_on_both_warehouses(settings, tmp_path):
         ("raw_rr_load_log", "rows", b, "NO"),
         ("raw_rr_load_log", "loaded_at", ts, "NO"),
         ("raw_rr_load_log", "seconds", dp, "NO"),
+        ("raw_rr_load_log", "load_id", b, "YES"),
+        ("raw_rr_load_log", "notes", t, "YES"),
+        ("raw_rr_loads", "load_id", b, "NO"),
+        ("raw_rr_loads", "loaded_at", ts, "NO"),
+        ("raw_rr_loads", "files", t, "NO"),
+        ("raw_rr_loads", "first_changed_date", "date", "YES"),
+        ("raw_rr_loads", "changed_dates", t, "NO"),
+        ("raw_rr_loads", "changed_date_count", "integer", "NO"),
+        ("raw_rr_loads", "notes", t, "NO"),
     ]
 
 
@@ -303,19 +319,22 @@ def test_bom_and_crlf_are_accepted_and_reported(settings, tmp_path):
 
     report = load(settings, data, progress=False)
     assert table_contents(settings) == parse_independently(copy_fixtures(tmp_path / "plain"))
-    flags = {name: (f.bom, f.crlf) for name, f in report.files.items()}
-    assert flags == {
-        "events.csv": (True, False),
-        "category_tree.csv": (False, True),
-        "item_properties_part1.csv": (True, True),
-        "item_properties_part2.csv": (False, False),
+    cut = "no line ending after the last line (line 11): was the file cut?"
+    assert {name: f.notes for name, f in report.files.items()} == {
+        "events.csv": ["UTF-8 byte order mark skipped"],
+        "category_tree.csv": ["CRLF line endings"],
+        "item_properties_part1.csv": ["UTF-8 byte order mark skipped", "CRLF line endings"],
+        "item_properties_part2.csv": [cut],
     }
-    assert report.files["events.csv"].notes == ["UTF-8 byte order mark skipped"]
-    assert report.files["item_properties_part1.csv"].notes == [
-        "UTF-8 byte order mark skipped",
-        "CRLF line endings",
-    ]
     assert report.files["item_properties_part2.csv"].rows == 10
+    # what a file needed is recorded with the load, not only printed
+    with connect(settings) as wh:
+        notes = dict(wh.query("select file_name, notes from raw.raw_rr_load_log"))
+        load_notes = wh.scalar("select notes from raw.raw_rr_loads")
+    assert notes["item_properties_part2.csv"] == cut
+    assert notes["events.csv"] == "UTF-8 byte order mark skipped"
+    assert notes["category_tree.csv"] == "CRLF line endings"
+    assert f"item_properties_part2.csv: {cut}" in load_notes
 
 
 QUOTED_PART2 = (
@@ -680,8 +699,8 @@ def test_line_numbers_deep_in_a_file(settings, tmp_path, kind, mutate, reason, q
     data = copy_fixtures(tmp_path / "data")
     starts = big_events(data / EV, quoted=quoted)
     # the line that straddles the 3 MiB boundary (blocks are 1 MiB)
-    bad_line = next(n for n, start in enumerate(starts, start=1) if start > 3 * loader.READ_SIZE) - 1
-    assert starts[bad_line - 1] < 3 * loader.READ_SIZE < starts[bad_line]
+    bad_line = next(n for n, start in enumerate(starts, start=1) if start > 3 * READ_SIZE) - 1
+    assert starts[bad_line - 1] < 3 * READ_SIZE < starts[bad_line]
     original = physical_line(data / EV, bad_line)
     replace_line(data / EV, bad_line, mutate(original))
     assert physical_line(data / EV, bad_line) != original
@@ -733,9 +752,11 @@ def test_first_bad_line_is_found_after_unusual_but_valid_integers(settings, tmp_
 MULTILINE = b'timestamp,itemid,property,value\n1,2,3,"a\nb"\n%s\n'
 
 
-def unchecked(path: Path, quoted: bool = True) -> loader.FileCheck:
+def unchecked(path: Path, quoted: bool = True) -> FileCheck:
     """A FileCheck for a file the byte pass would reject, to reach the warehouse's own errors."""
-    return loader.FileCheck(path.name, path, "", path.stat().st_size, 0, False, False, quoted, 0.0)
+    return FileCheck(
+        path.name, open_source(path.name, path), "", path.stat().st_size, 0, False, False, quoted, 0.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -761,7 +782,7 @@ def test_postgres_context_line_is_mapped_to_the_first_line_of_the_record(
         with wh.conn.cursor().copy("copy t from stdin with (format csv, header true)") as copy:
             copy.write(path.read_bytes())
     assert "line 5" in caught.value.diag.context
-    error = loader._pg_error(caught.value, FILES[P1], unchecked(path))
+    error = load_postgres.pg_error(caught.value, FILES[P1], unchecked(path))
     assert (error.file, error.line, error.reason) == (P1, 4, reason)
 
 
@@ -770,12 +791,12 @@ def test_duckdb_csv_error_line_is_mapped_to_the_physical_line(tmp_path):
 
     path = tmp_path / P1
     path.write_bytes(MULTILINE % b"5,2,3")  # record 3 (header = 1) is on physical line 4
-    table = loader.TABLES["raw_rr_item_properties"]
+    table = TABLES["raw_rr_item_properties"]
     checks = {P1: unchecked(path), P2: unchecked(path)}
     with pytest.raises(duckdb.Error) as caught:
-        duckdb.connect().execute(loader._duckdb_select(table, checks)).fetchall()
+        duckdb.connect().execute(load_duckdb.duckdb_select(table, checks)).fetchall()
     assert "CSV Error on Line: 3" in str(caught.value)
-    error = loader._duckdb_error(caught.value, table, checks)
+    error = load_duckdb.duckdb_error(caught.value, table, checks)
     assert (error.file, error.line, error.reason) == (P1, 4, "expected 4 fields, found 3")
 
 
@@ -794,8 +815,7 @@ def test_failure_after_tables_were_replaced_rolls_everything_back(settings, tmp_
     changed = copy_fixtures(tmp_path / "changed")
     with open(changed / EV, "a", encoding="utf-8") as f:
         f.write("1440000000000,77,view,88,\n")
-    name = "_load_duckdb" if settings.target == "duckdb" else "_load_postgres"
-    real = getattr(loader, name)
+    real = loader.LOADERS[settings.target]
 
     def load_then_fail(wh, table, *args):
         seconds = real(wh, table, *args)
@@ -803,7 +823,7 @@ def test_failure_after_tables_were_replaced_rolls_everything_back(settings, tmp_
             raise Interrupted("simulated failure")
         return seconds
 
-    monkeypatch.setattr(loader, name, load_then_fail)
+    monkeypatch.setitem(loader.LOADERS, settings.target, load_then_fail)
     with pytest.raises(Interrupted):
         load(settings, changed, progress=False)
     assert table_contents(settings) == before
@@ -819,16 +839,16 @@ def test_interrupted_copy_rolls_back(make_settings, tmp_path, monkeypatch):
 
     data = copy_fixtures(tmp_path / "data")
     starts = big_events(data / EV, rows=60_000)
-    assert starts[-1] > loader.READ_SIZE  # at least two blocks: the first is sent, then Ctrl-C
-    real = loader._copy_blocks
+    assert starts[-1] > READ_SIZE  # at least two blocks: the first is sent, then Ctrl-C
+    real = load_postgres.copy_blocks
 
-    def interrupted(path, update):
-        for i, block in enumerate(real(path, update)):
+    def interrupted(source, update, digest=None):
+        for i, block in enumerate(real(source, update, digest)):
             if i == 1:
                 raise KeyboardInterrupt  # Ctrl-C in the middle of COPY FROM STDIN
             yield block
 
-    monkeypatch.setattr(loader, "_copy_blocks", interrupted)
+    monkeypatch.setattr(load_postgres, "copy_blocks", interrupted)
     with pytest.raises(KeyboardInterrupt):
         load(settings, data, progress=False)
     assert table_contents(settings) == before
@@ -910,3 +930,161 @@ def test_cli_loads_and_fails_with_one_error_line(settings, tmp_path):
     assert failed.returncode == 1
     assert failed.stderr == "error: events.csv line 3: visitorid is not an integer: '99x329'\n"
     assert table_contents(settings) == parse_independently(good)
+
+
+# ---------------------------------------------------------------------------------------------
+# one open handle per file: what was checked is what is loaded
+# ---------------------------------------------------------------------------------------------
+def test_a_file_renamed_in_after_its_check_is_not_loaded(settings, tmp_path, monkeypatch):
+    """The generator and most delivery tools write a new file beside the old one and rename it into
+    place. A rename between the check and the load must not smuggle the new, unchecked file in."""
+    data = copy_fixtures(tmp_path / "data")
+    checked = parse_independently(data)
+    checked_sha = sha256(data / "events.csv")
+    swap = tmp_path / "swap.csv"
+    swap.write_text("timestamp,visitorid,event,itemid,transactionid\n1,2,not checked,3,\n")
+    real = loader.check_file
+
+    def check_then_swap(spec, source, *args, **kwargs):
+        result = real(spec, source, *args, **kwargs)
+        if spec.name == "events.csv":
+            os.replace(swap, data / "events.csv")  # a new delivery lands, checked by no one
+        return result
+
+    monkeypatch.setattr(loader, "check_file", check_then_swap)
+    report = load(settings, data, progress=False)
+    assert table_contents(settings) == checked
+    assert report.files["events.csv"].sha256 == checked_sha
+    with connect(settings) as wh:
+        logged = wh.scalar("select sha256 from raw.raw_rr_load_log where file_name = 'events.csv'")
+    assert logged == checked_sha != sha256(data / "events.csv")
+
+
+def test_a_file_rewritten_in_place_during_a_load_is_refused(settings, tmp_path, monkeypatch):
+    data = copy_fixtures(tmp_path / "good")
+    load(settings, data, progress=False)
+    before, log_before = table_contents(settings), log_rows(settings)
+    changed = copy_fixtures(tmp_path / "changed")
+    with open(changed / "events.csv", "a", encoding="utf-8") as f:
+        f.write("1440000000000,77,view,88,\n")
+    real = loader.check_file
+
+    def check_then_append(spec, source, *args, **kwargs):
+        result = real(spec, source, *args, **kwargs)
+        if spec.name == "events.csv":
+            with open(changed / "events.csv", "a", encoding="utf-8") as f:  # the same file, in place
+                f.write("1440000000001,78,view,89,\n")
+        return result
+
+    monkeypatch.setattr(loader, "check_file", check_then_append)
+    with pytest.raises(LoadError) as caught:
+        load(settings, changed, progress=False)
+    assert caught.value.file == "events.csv" and caught.value.line is None
+    assert caught.value.reason in (
+        "the file changed between its check and its load (sha256 differs)",  # PostgreSQL
+        "DuckDB read 20 rows but the file check counted 19",  # DuckDB: counted before the fstat check
+    ) or caught.value.reason.startswith("the file changed while it was being loaded"), caught.value.reason
+    assert table_contents(settings) == before
+    assert log_rows(settings) == log_before
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink-loop", "dangling-symlink", "device"])
+def test_something_else_in_place_of_a_file_is_named(settings, tmp_path, kind):
+    data = copy_fixtures(tmp_path / "data")
+    path = data / "category_tree.csv"
+    path.unlink()
+    if kind == "directory":
+        path.mkdir()
+        expected = f"{path} is a directory, not a regular file"
+    elif kind == "fifo":
+        os.mkfifo(path)
+        expected = f"{path} is a named pipe (FIFO), not a regular file"
+    elif kind == "symlink-loop":
+        path.symlink_to(path)
+        expected = f"{path} is a symbolic link loop, not a file"
+    elif kind == "dangling-symlink":
+        path.symlink_to(data / "gone.csv")
+        expected = f"{path} is a symbolic link to a missing file ({data / 'gone.csv'})"
+    else:
+        path.symlink_to("/dev/null")
+        expected = f"{path} is a character device, not a regular file"
+    with pytest.raises(LoadError) as caught:
+        load(settings, data, progress=False)
+    assert (caught.value.file, caught.value.line, caught.value.reason) == (
+        "category_tree.csv",
+        None,
+        expected,
+    )
+    assert "not found" not in str(caught.value)
+    assert raw_tables(settings) == set()  # nothing half-written
+
+
+# ---------------------------------------------------------------------------------------------
+# which dates a delivery changed
+# ---------------------------------------------------------------------------------------------
+def test_each_load_names_the_dates_it_changed(settings, tmp_path):
+    from seeds_loader.rules import kst_date
+
+    data = copy_fixtures(tmp_path / "data")
+    first = load(settings, data, progress=False)
+    assert first.load_id == 1
+    assert first.changes.undated == ["category_tree.csv loaded for the first time"]
+    event_dates = {kst_date(ts) for ts, *_ in parse_independently(data)["raw_rr_events"]}
+    property_dates = {kst_date(ts) for ts, *_ in parse_independently(data)["raw_rr_item_properties"]}
+    assert first.changes.first_changed_date == min(event_dates | property_dates)
+
+    same = load(settings, data, progress=False)  # the same rows again: nothing changed
+    assert same.load_id == 2 and same.changes.first_changed_date is None
+    assert same.changes.describe() == "none"
+
+    # one changed row of one date, one added row of a new date, the rest untouched
+    lines = (data / "events.csv").read_text().splitlines()
+    victim = next(i for i, line in enumerate(lines[1:], 1) if ",view," in line)
+    ts = int(lines[victim].split(",")[0])
+    lines[victim] = lines[victim].replace(",view,", ",addtocart,")
+    lines.append("1442000000000,77,view,88,")  # 2015-09-12 KST
+    (data / "events.csv").write_text("\n".join(lines) + "\n")
+    third = load(settings, data, only_changed=True, progress=False)
+    changed = sorted({kst_date(ts), dt.date(2015, 9, 12)})
+    assert third.load_id == 3 and [f.file_name for f in third.loaded] == ["events.csv"]
+    assert third.changes.changed == set(changed)
+    assert third.changes.first_changed_date == changed[0]
+    with connect(settings) as wh:
+        rows = wh.query(
+            "select load_id, first_changed_date, changed_date_count, changed_dates from raw.raw_rr_loads order by 1"
+        )
+        spine = wh.query(
+            "select fp_date, row_count from raw.raw_rr_date_fingerprints where source = 'events' and load_id = 3 "
+            "order by 1"
+        )
+    assert rows[1] == (2, None, 0, "none")
+    assert rows[2][:3] == (3, changed[0], len(changed))
+    assert rows[2][3].endswith("(events.csv)")
+    independent = Counter(kst_date(ts) for ts, *_ in parse_independently(data)["raw_rr_events"].elements())
+    assert dict(spine) == dict(independent)
+
+    # the category tree has no dates: its change touches every date
+    with open(data / "category_tree.csv", "a", encoding="utf-8") as f:
+        f.write("999999,\n")
+    tree = load(settings, data, only_changed=True, progress=False)
+    assert tree.changes.undated == ["category_tree.csv changed"]
+    assert tree.changes.describe() == "all dates (category_tree.csv changed)"
+    assert tree.changes.first_changed_date == min(event_dates | property_dates | {dt.date(2015, 9, 12)})
+
+
+def test_cli_prints_the_changed_dates_and_warns_of_a_cut_file(settings, tmp_path):
+    data = copy_fixtures(tmp_path / "data")
+    first = run_cli(settings, "--data-dir", str(data), "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "Asia/Seoul dates changed: all dates (category_tree.csv loaded for the first time)" in first.stdout
+    events = data / "events.csv"
+    events.write_bytes(
+        events.read_bytes() + b"1442000000000,77,transaction,88,123"
+    )  # cut inside its last line
+    second = run_cli(settings, "--data-dir", str(data), "--quiet", "--only-changed")
+    assert second.returncode == 0, second.stderr
+    assert "Asia/Seoul dates changed: 2015-09-12 (events.csv)" in second.stdout
+    assert (
+        "warning: events.csv: no line ending after the last line (line 20): was the file cut?"
+        in second.stdout
+    )
