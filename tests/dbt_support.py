@@ -21,7 +21,8 @@ from seeds_loader.warehouse import connect
 ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = ROOT / "dbt_retailrocket"
 DBT = Path(sys.executable).parent / "dbt"
-BUILT_SCHEMAS = ("staging", "mart", "kpi")
+# the tables dbt builds (schema kpi holds views of kpi_build: the certified dates only)
+BUILT_SCHEMAS = ("staging", "mart", "kpi_build")
 
 
 @dataclass

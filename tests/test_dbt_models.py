@@ -31,10 +31,10 @@ DATE_COLUMNS = {
     "mart.fact_rr_sessions": "session_date",
     "mart.fact_rr_visitor_daily": "activity_date",
     "mart.fact_rr_cohort_activity_daily": "activity_date",
-    "kpi.mart_rr_funnel_daily": "kpi_date",
-    "kpi.mart_rr_funnel_category_daily": "kpi_date",
-    "kpi.mart_rr_cohort_weekly": "kpi_date",
-    "kpi.mart_rr_crm_targets_daily": "kpi_date",
+    "kpi_build.mart_rr_funnel_daily": "kpi_date",
+    "kpi_build.mart_rr_funnel_category_daily": "kpi_date",
+    "kpi_build.mart_rr_cohort_weekly": "kpi_date",
+    "kpi_build.mart_rr_crm_targets_daily": "kpi_date",
 }
 
 
@@ -75,9 +75,22 @@ def test_duckdb_and_postgres_build_identical_tables(full_builds):
     _, duck = full_builds["duckdb"]
     _, pg = full_builds["postgres"]
     assert len(duck) == 17
-    for table in ("mart.fact_rr_events", "mart.fact_rr_sessions", "kpi.mart_rr_funnel_daily"):
+    for table in ("mart.fact_rr_events", "mart.fact_rr_sessions", "kpi_build.mart_rr_funnel_daily"):
         assert len(duck[table][1]) > 0, table
     assert_same_tables(duck, pg, "duckdb vs postgres")
+
+
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_a_full_build_certifies_and_publishes_every_date(target, full_builds, event_dates):
+    settings, built = full_builds[target]
+    certified = query(settings, "select kpi_date from qa.rr_date_certification where is_certified order by 1")
+    assert [r[0] for r in certified] == event_dates
+    published = snapshot(settings, ("kpi",))
+    assert sorted(published) == sorted(
+        t.replace("kpi_build.", "kpi.") for t in built if t.startswith("kpi_build.")
+    )
+    for table, content in published.items():
+        assert content == built[table.replace("kpi.", "kpi_build.")], table
 
 
 def test_every_date_is_built(full_builds, event_dates):

@@ -3,12 +3,14 @@
 Every case starts from the hand-made golden data set (tests/golden_data.py, which passes every
 gate), corrupts the raw data or a built table, and checks that `dbt build` fails, that the
 output names the gate and the failing test, that nothing downstream of the failure was built,
-and that qa.quality_check_runs holds a `fail` row for that gate.
+that the run history (qa.rr_node_results) holds a `fail` row for that gate with its failing rows, and
+that the dates the failing test checked are not certified.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,7 @@ class RawCorruption:
     file: str
     edit: Callable[[Lines], Lines]
     vars: dict | None = None
-    blocked: str = "kpi.mart_rr_funnel_daily"  # downstream of the failing test: never built
+    blocked: str = "kpi_build.mart_rr_funnel_daily"  # downstream of the failing test: never built
 
 
 def _replace(old: str, new: str) -> Callable[[Lines], Lines]:
@@ -57,6 +59,7 @@ def _drop_day(day: str) -> Callable[[Lines], Lines]:
     ]
 
 
+CHECKED = dt.date(2015, 9, 14)  # in the window of every run below
 V4_VIEW = f"{kst_ms('2015-09-09', '12:00:00')},4,view,200,"
 V5_TXN = f"{kst_ms('2015-09-15', '15:00:00')},5,transaction,100,3"
 
@@ -141,7 +144,7 @@ def failed_tests(settings, gate: str) -> list[str]:
         r[0]
         for r in query(
             settings,
-            "select test_name from qa.quality_check_runs where gate = %s and status = 'fail' order by 1",
+            "select name from qa.rr_node_results where gate = %s and status = 'fail' order by 1",
             (gate,),
         )
     ]
@@ -160,6 +163,19 @@ def assert_gate_failed(settings, run, gate: str, test: str) -> None:
         f"{gate}: expected a failing test like {test!r}, got {failed}"
     )
     assert any(test in line and "FAIL" in line for line in run.output.splitlines()), run.output[-3000:]
+    # the history keeps up to five failing rows of the failing test
+    samples = query(
+        settings,
+        "select sample_rows from qa.rr_node_results where gate = %s and status = 'fail' and name like %s",
+        (gate, f"%{test}%"),
+    )
+    rows = json.loads(samples[-1][0])
+    assert 1 <= len(rows) <= 5 and all(isinstance(r, dict) and r for r in rows), samples
+    # and 2015-09-14, which every window here holds, is not certified, for a failed gate
+    certified = query(
+        settings, "select is_certified, reason from qa.rr_date_certification where kpi_date = %s", (CHECKED,)
+    )
+    assert certified and certified[0][0] is False and " FAILED: " in certified[0][1], certified
 
 
 # every raw corruption on DuckDB, three of them on PostgreSQL too (the table corruptions below run on both)
@@ -205,7 +221,7 @@ TABLE_CORRUPTIONS = {
     "null funnel count": (
         "gate_nulls",
         "rr_columns_not_null_mart_rr_funnel_daily",
-        "update kpi.mart_rr_funnel_daily set views = null where kpi_date = '2015-09-15'",
+        "update kpi_build.mart_rr_funnel_daily set views = null where kpi_date = '2015-09-15'",
     ),
     "event lost from the fact": (
         "gate_rowcount",
@@ -221,22 +237,22 @@ TABLE_CORRUPTIONS = {
     "rate above 1": (
         "gate_kpi_range",
         "cvr_view_to_cart",
-        "update kpi.mart_rr_funnel_daily set cvr_view_to_cart = 1.25 where kpi_date = '2015-09-15'",
+        "update kpi_build.mart_rr_funnel_daily set cvr_view_to_cart = 1.25 where kpi_date = '2015-09-15'",
     ),
     "nested counts inconsistent": (
         "gate_kpi_range",
         "sessions__sessions_with_view",
-        "update kpi.mart_rr_funnel_daily set sessions_with_view = sessions + 1 where kpi_date = '2015-09-15'",
+        "update kpi_build.mart_rr_funnel_daily set sessions_with_view = sessions + 1 where kpi_date = '2015-09-15'",
     ),
     "negative count": (
         "gate_kpi_range",
         "mart_rr_funnel_category_daily__counts_are_non_negative",
-        "update kpi.mart_rr_funnel_category_daily set addtocarts = -1 where kpi_date = '2015-09-15'",
+        "update kpi_build.mart_rr_funnel_category_daily set addtocarts = -1 where kpi_date = '2015-09-15'",
     ),
     "funnel disagrees with a recount": (
         "gate_kpi_range",
         "funnel_daily_reconciles_with_facts",
-        "update kpi.mart_rr_funnel_daily set purchases = purchases + 1, "
+        "update kpi_build.mart_rr_funnel_daily set purchases = purchases + 1, "
         "visitors = visitors + 1 where kpi_date = '2015-09-15'",
     ),
 }

@@ -10,22 +10,22 @@
     Every date that reaches SQL has been validated here first.
 -#}
 
-{% macro rr_parse_date(value, name) -%}
-    {#- Returns a datetime.date for a strict YYYY-MM-DD calendar date, else a compile error. -#}
-    {%- set text = value -%}
+{% macro rr_date_problem(value, name) -%}
+    {#- none when `value` is a strict YYYY-MM-DD calendar date (or a date object), else why not.
+        The same rule as seeds_loader/rules.py parse_date: tests/test_dates.py feeds both the
+        same inputs (macro rr_check_dates) and requires the same verdicts. -#}
     {%- if value is not string -%}
         {%- if value is none or value is number or value is boolean or value.year is not defined -%}
-            {{ exceptions.raise_compiler_error(name ~ " must be a calendar date written YYYY-MM-DD; got " ~ (value | string)) }}
+            {{- return(name ~ " must be a calendar date written YYYY-MM-DD; got " ~ (value | string)) -}}
         {%- endif -%}
         {%- if value.hour is defined -%}
-            {{ exceptions.raise_compiler_error(name ~ " must be a date without a time of day (YYYY-MM-DD); got " ~ (value | string)) }}
+            {{- return(name ~ " must be a date without a time of day (YYYY-MM-DD); got " ~ (value | string)) -}}
         {%- endif -%}
-        {%- set text = value.isoformat() -%}
+        {{- return(none) -}}
     {%- endif -%}
-    {%- set text = text | trim -%}
-    {%- set m = modules.re.fullmatch('([0-9]{4})-([0-9]{2})-([0-9]{2})', text) -%}
+    {%- set m = modules.re.fullmatch('([0-9]{4})-([0-9]{2})-([0-9]{2})', value) -%}
     {%- if not m -%}
-        {{ exceptions.raise_compiler_error(name ~ " must be a calendar date written YYYY-MM-DD; got '" ~ text ~ "'") }}
+        {{- return(name ~ " must be a calendar date written YYYY-MM-DD; got '" ~ value ~ "'") -}}
     {%- endif -%}
     {%- set y = m.group(1) | int -%}
     {%- set mo = m.group(2) | int -%}
@@ -33,16 +33,42 @@
     {%- set leap = (y % 4 == 0 and y % 100 != 0) or (y % 400 == 0) -%}
     {%- set month_days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
     {%- if y < 1 or mo < 1 or mo > 12 or d < 1 or d > month_days[mo - 1] -%}
-        {{ exceptions.raise_compiler_error(name ~ " is not a real calendar date: '" ~ text ~ "'") }}
+        {{- return(name ~ " is not a real calendar date: '" ~ value ~ "'") -}}
     {%- endif -%}
-    {{- return(modules.datetime.date(y, mo, d)) -}}
+    {{- return(none) -}}
+{%- endmacro %}
+
+
+{% macro rr_parse_date(value, name) -%}
+    {#- Returns a datetime.date for a strict YYYY-MM-DD calendar date, else a compile error. -#}
+    {%- set problem = rr_date_problem(value, name) -%}
+    {%- if problem is not none -%}
+        {{ exceptions.raise_compiler_error(problem) }}
+    {%- endif -%}
+    {%- if value is string -%}
+        {{- return(modules.datetime.date(value[0:4] | int, value[5:7] | int, value[8:10] | int)) -}}
+    {%- endif -%}
+    {{- return(modules.datetime.date(value.year, value.month, value.day)) -}}
+{%- endmacro %}
+
+
+{% macro rr_check_dates(values) -%}
+    {#- dbt run-operation rr_check_dates --args '{values: [...]}': prints one JSON line with the
+        verdict (none = valid, else the message) of every value, for tests/test_dates.py. -#}
+    {%- set verdicts = [] -%}
+    {%- for value in values -%}
+        {%- do verdicts.append(rr_date_problem(value, 'target_date')) -%}
+    {%- endfor -%}
+    {{ print('RR_DATE_VERDICTS ' ~ tojson(verdicts)) }}
 {%- endmacro %}
 
 
 {% macro rr_target_date() -%}
-    {#- The validated run date as a datetime.date, or none when the var is unset. -#}
+    {#- The validated run date as a datetime.date, or none when the var is absent (null). An
+        empty string, 'none', 'null' or a date with spaces is refused, never taken for "every
+        date": only the absence of target_date means every date. -#}
     {%- set raw = var('target_date', none) -%}
-    {%- if raw is none or (raw is string and raw | trim in ('', 'none', 'null', 'None')) -%}
+    {%- if raw is none -%}
         {{- return(none) -}}
     {%- endif -%}
     {{- return(rr_parse_date(raw, 'var target_date')) -}}
@@ -79,17 +105,24 @@
 
 {% macro rr_kst_day_start_ms(d) -%}
     {#- Epoch milliseconds of 00:00 Asia/Seoul (UTC+9, no daylight saving) on date d. -#}
-    {{- return((d - modules.datetime.date(1970, 1, 1)).days * 86400000 - 9 * 3600000) -}}
+    {{- return((d - modules.datetime.date(1970, 1, 1)).days * 86400000 - rr_kst_offset_ms()) -}}
 {%- endmacro %}
 
 
 {% macro rr_date_filter(date_column, incremental) -%}
     {#- Predicate on an Asia/Seoul date column for the run window. -#}
-    {%- set w = rr_window(incremental) -%}
-    {%- if w.start is not none -%}
+    {{- rr_date_filter_for(date_column, rr_window(incremental)) -}}
+{%- endmacro %}
+
+
+{% macro rr_date_filter_for(date_column, w) -%}
+    {#- Predicate on an Asia/Seoul date column for a window {'start', 'end'} (none: open). -#}
+    {%- if w.start is not none and w.end is not none -%}
         {{ date_column }} between {{ rr_date_literal(w.start) }} and {{ rr_date_literal(w.end) }}
     {%- elif w.end is not none -%}
         {{ date_column }} <= {{ rr_date_literal(w.end) }}
+    {%- elif w.start is not none -%}
+        {{ date_column }} >= {{ rr_date_literal(w.start) }}
     {%- else -%}
         1 = 1
     {%- endif -%}

@@ -5,7 +5,15 @@
     computed on plain timestamps (without time zone), never through the session's zone.
 -#}
 
-{% macro rr_kst_offset_ms() -%}32400000{%- endmacro %}
+{% macro rr_kst_offset_ms() -%}
+    {#- Asia/Seoul minus UTC in milliseconds, from the one definition (var
+        asia_seoul_utc_offset_hours, also read by seeds_loader/rules.py). -#}
+    {%- set hours = var('asia_seoul_utc_offset_hours') -%}
+    {%- if hours is not number or hours is boolean or (hours | int) != hours -%}
+        {{ exceptions.raise_compiler_error("var asia_seoul_utc_offset_hours must be a whole number of hours; got " ~ hours) }}
+    {%- endif -%}
+    {{- return((hours | int) * 3600000) -}}
+{%- endmacro %}
 
 {% macro rr_session_gap_ms() -%}
     {#- The session rule's inactivity limit: 30 minutes. A gap strictly greater starts a new

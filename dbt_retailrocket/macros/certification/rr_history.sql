@@ -1,0 +1,391 @@
+{#-
+    The run history in schema qa: every dbt invocation, every node result, every model build.
+    Append-only tables created by the on-run-start hook (never dropped by rebuilds):
+
+      qa.rr_invocations    a 'start' row (on-run-start) and an 'end' row (on-run-end) per dbt
+                           invocation: pipeline run, command, window, the raw load id seen
+      qa.rr_catalog        what a complete check is, per version of the project (from the
+                           manifest: every gate-tagged test; every incremental model)
+      qa.rr_model_builds   one row per model build, written by the model's own post-hook INSIDE
+                           the model's transaction: a build cannot commit without its row, so a
+                           killed run can never leave the history claiming less than happened
+      qa.rr_node_results   every node result (models, tests, seeds, snapshots, unit tests) of an
+                           invocation, with timings and up to 5 failing rows (sample_rows, JSON)
+      qa.rr_date_verdicts  the certification verdict of each date an invocation checked
+      qa.rr_date_verdict_gates  ... and its tests expected / ran / passed per gate
+
+    See rr_certification.sql for how a date is certified from this history.
+-#}
+
+{% macro rr_quality_gates() -%}
+    {{- return(var('quality_gates')) -}}
+{%- endmacro %}
+
+
+{% macro rr_sql_text(value) -%}
+    {%- if value is none -%}null{%- else -%}'{{ (value | string).replace("'", "''") }}'{%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_sql_date(value) -%}
+    {%- if value is none -%}cast(null as date){%- else -%}{{ rr_date_literal(value) }}{%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_sql_timestamp(value) -%}
+    {%- if value is none -%}cast(null as timestamp){%- else -%}cast('{{ value.strftime('%Y-%m-%d %H:%M:%S.%f') }}' as timestamp){%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_utc_now() -%}
+    {#- The Python clock of this dbt process, UTC: the one clock that orders builds and tests
+        (dbt's own node timings use it too). -#}
+    {{- return(modules.datetime.datetime.utcnow()) -}}
+{%- endmacro %}
+
+
+{% macro rr_pipeline_run_id() -%}
+    {{- return(var('pipeline_run_id', none) or invocation_id) -}}
+{%- endmacro %}
+
+
+{% macro rr_test_gate(node) -%}
+    {#- The quality gate of a test: its tag among var('quality_gates') (none: not a gate test). -#}
+    {%- for gate in rr_quality_gates() if gate in node.tags -%}
+        {%- if loop.first -%}{{ return(gate) }}{%- endif -%}
+    {%- endfor -%}
+    {{- return(none) -}}
+{%- endmacro %}
+
+
+{% macro rr_test_model(node) -%}
+    {#- The model a test protects: the attached node of a generic test, else the first model
+        (or source) the test reads. -#}
+    {%- set attached = node.attached_node if node.attached_node is defined else none -%}
+    {%- if attached -%}{{ return(attached.split('.')[-1]) }}{%- endif -%}
+    {%- for uid in node.depends_on.nodes if uid.startswith('model.') or uid.startswith('source.') -%}
+        {%- if loop.first -%}{{ return(uid.split('.')[-1]) }}{%- endif -%}
+    {%- endfor -%}
+    {%- if node.resource_type == 'unit_test' and node.model is defined -%}{{ return(node.model) }}{%- endif -%}
+    {{- return(none) -}}
+{%- endmacro %}
+
+
+{% macro rr_catalog() -%}
+    {#- What a complete check of a date is, read from the manifest (the whole project, whatever
+        the invocation selected):
+          gate_test        every data test tagged with a quality gate
+          test_parent      the models each gate test reads (its result is stale once one of
+                           them is rebuilt)
+          certified_model  every incremental model: the date-partitioned tables whose rows for
+                           a date feed its reports
+        Returns {'id': md5 of the entries, 'entries': [[kind, unique_id, name, gate, model], ...]}. -#}
+    {%- set entries = [] -%}
+    {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
+        {%- if node.resource_type == 'test' -%}
+            {%- set gate = rr_test_gate(node) -%}
+            {%- if gate -%}
+                {%- do entries.append(['gate_test', node.unique_id, node.name, gate, rr_test_model(node)]) -%}
+                {%- for parent in node.depends_on.nodes | sort if parent.startswith('model.') -%}
+                    {%- do entries.append(['test_parent', node.unique_id, node.name, gate, parent]) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- elif node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
+            {%- do entries.append(['certified_model', node.unique_id, node.name, none, node.name]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set fingerprint = [] -%}
+    {%- for e in entries -%}{%- do fingerprint.append(e | join('|')) -%}{%- endfor -%}
+    {{- return({'id': local_md5(fingerprint | join('\n')), 'entries': entries}) -}}
+{%- endmacro %}
+
+
+{% macro rr_relation_type(schema, name) -%}
+    {#- 'BASE TABLE', 'VIEW' or none. A plain catalog query (run_query does not open a
+        transaction, unlike a relation-cache miss, which would swallow a hook's statements). -#}
+    {%- set found = run_query(
+        "select table_type from information_schema.tables where table_schema = '" ~ schema
+        ~ "' and table_name = '" ~ name ~ "'") -%}
+    {{- return(found.rows[0][0] if found.rows | length > 0 else none) -}}
+{%- endmacro %}
+
+
+{% macro rr_raw_bookkeeping_exists() -%}
+    {{- return(rr_relation_type('raw', 'raw_rr_loads') is not none
+        and rr_relation_type('raw', 'raw_rr_date_fingerprints') is not none) -}}
+{%- endmacro %}
+
+
+{% macro rr_current_raw_load_id_sql() -%}
+    {%- if rr_raw_bookkeeping_exists() -%}
+        (select max(load_id) from raw.raw_rr_loads)
+    {%- else -%}
+        cast(null as bigint)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_create_history_tables() -%}
+    create schema if not exists qa;
+    create table if not exists qa.rr_invocations (
+        invocation_id varchar(64) not null,
+        phase varchar(8) not null,
+        recorded_at timestamp not null,
+        pipeline_run_id varchar(250) not null,
+        command varchar(32),
+        target_date date,
+        lookback_days integer,
+        window_start date,
+        window_end date,
+        window_note varchar(1000),
+        raw_load_id bigint,
+        catalog_id varchar(32),
+        dbt_version varchar(32)
+    );
+    create table if not exists qa.rr_catalog (
+        catalog_id varchar(32) not null,
+        kind varchar(16) not null,
+        unique_id varchar(512) not null,
+        name varchar(512) not null,
+        gate varchar(64),
+        model varchar(512)
+    );
+    create table if not exists qa.rr_model_builds (
+        invocation_id varchar(64) not null,
+        pipeline_run_id varchar(250) not null,
+        unique_id varchar(512) not null,
+        model varchar(512) not null,
+        materialized varchar(32),
+        is_full_build boolean not null,
+        window_start date,
+        window_end date,
+        built_at timestamp not null,
+        on_certified_history boolean not null,
+        first_uncertified_date date
+    );
+    create table if not exists qa.rr_node_results (
+        invocation_id varchar(64) not null,
+        pipeline_run_id varchar(250) not null,
+        unique_id varchar(512) not null,
+        name varchar(512) not null,
+        resource_type varchar(32) not null,
+        gate varchar(64),
+        model varchar(512),
+        status varchar(16) not null,
+        failures bigint,
+        message varchar(2000),
+        started_at timestamp,
+        completed_at timestamp,
+        execution_seconds double precision,
+        target_date date,
+        window_start date,
+        window_end date,
+        sample_rows text
+    );
+    create table if not exists qa.rr_date_verdicts (
+        invocation_id varchar(64) not null,
+        pipeline_run_id varchar(250) not null,
+        evaluated_at timestamp not null,
+        kpi_date date not null,
+        is_ok boolean not null,
+        reason varchar(2000),
+        raw_load_id bigint,
+        last_built_at timestamp,
+        tests_expected integer not null,
+        tests_ran integer not null,
+        tests_passed integer not null
+    );
+    create table if not exists qa.rr_date_verdict_gates (
+        invocation_id varchar(64) not null,
+        kpi_date date not null,
+        gate varchar(64) not null,
+        gate_order integer not null,
+        tests_expected integer not null,
+        tests_ran integer not null,
+        tests_passed integer not null,
+        tests_warned integer not null,
+        tests_failed integer not null,
+        first_failing_test varchar(512)
+    )
+{%- endmacro %}
+
+
+{% macro rr_migrate_legacy_history() -%}
+    {#- Before the run history, qa.quality_check_runs was a table of test results; it is now a
+        view over qa.rr_node_results with the original project's column names. An old table is
+        kept under another name, never dropped. -#}
+    {%- if rr_relation_type('qa', 'quality_check_runs') == 'BASE TABLE' -%}
+        {%- if rr_relation_type('qa', 'quality_check_runs_before_history') is none -%}
+            {% do log('qa.quality_check_runs is a table of an earlier version: renamed to qa.quality_check_runs_before_history', info=True) %}
+            {% do run_query('alter table qa.quality_check_runs rename to quality_check_runs_before_history') %}
+        {%- else -%}
+            {% do run_query('drop table qa.quality_check_runs') %}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_on_run_start() -%}
+    {#- DDL of the history (serialised on PostgreSQL: parallel Airflow tasks start together), the
+        catalog of this project version, the certification views, and this invocation's start
+        row with the raw load id it sees. -#}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- do rr_migrate_legacy_history() -%}
+    {%- set catalog = rr_catalog() -%}
+    {%- set has_raw = rr_raw_bookkeeping_exists() -%}
+    {%- if not has_raw -%}
+        {{ log('WARNING: raw.raw_rr_loads is missing: the raw data was loaded by an earlier version or not at all; load it with `python -m seeds_loader load` (nothing can be certified before)', info=True) }}
+    {%- endif -%}
+    {{ adapter.dispatch('rr_serialize_ddl')() }}
+    {{ rr_create_history_tables() }};
+    {%- if has_raw %}
+    {{ rr_create_certification_views() }};
+    {%- endif %}
+    {{ rr_create_quality_check_runs_view() }};
+    insert into qa.rr_catalog (catalog_id, kind, unique_id, name, gate, model)
+    select catalog_id, kind, unique_id, name, gate, model
+    from (
+        {%- for e in catalog.entries %}
+        select {{ rr_sql_text(catalog.id) }} as catalog_id, {{ rr_sql_text(e[0]) }} as kind,
+            {{ rr_sql_text(e[1]) }} as unique_id, {{ rr_sql_text(e[2]) }} as name,
+            cast({{ rr_sql_text(e[3]) }} as varchar(64)) as gate, cast({{ rr_sql_text(e[4]) }} as varchar(512)) as model
+        {%- if not loop.last %} union all{% endif -%}
+        {%- endfor %}
+    ) as entries
+    where not exists (select 1 from qa.rr_catalog where catalog_id = {{ rr_sql_text(catalog.id) }});
+    {{ rr_invocation_row('start', catalog.id) }}
+{%- endmacro %}
+
+
+{% macro rr_invocation_row(phase, catalog_id) -%}
+    {#- This invocation's 'start' or 'end' row: its window and the raw load id seen now. -#}
+    {%- set target_date = rr_target_date() -%}
+    {%- set w = rr_window(true) -%}
+    insert into qa.rr_invocations (
+        invocation_id, phase, recorded_at, pipeline_run_id, command, target_date, lookback_days,
+        window_start, window_end, window_note, raw_load_id, catalog_id, dbt_version
+    )
+    select
+        {{ rr_sql_text(invocation_id) }}, {{ rr_sql_text(phase) }}, {{ rr_sql_timestamp(rr_utc_now()) }},
+        {{ rr_sql_text(rr_pipeline_run_id()) }}, {{ rr_sql_text(flags.WHICH) }},
+        {{ rr_sql_date(target_date) }}, {{ rr_lookback_days() if target_date is not none else 'cast(null as integer)' }},
+        {{ rr_sql_date(w.start) }}, {{ rr_sql_date(w.end) }}, {{ rr_sql_text(var('window_note', none) or none) }},
+        {{ rr_current_raw_load_id_sql() }}, {{ rr_sql_text(catalog_id) }}, {{ rr_sql_text(dbt_version) }}
+{%- endmacro %}
+
+
+{% macro rr_serialize_ddl() -%}
+    {{ return(adapter.dispatch('rr_serialize_ddl')()) }}
+{%- endmacro %}
+
+{% macro default__rr_serialize_ddl() -%}{%- endmacro %}
+
+{% macro postgres__rr_serialize_ddl() -%}
+    {#- one transaction-scoped lock around the hook's statements: concurrent `create ... if not
+        exists` of the same table fails on PostgreSQL -#}
+    select pg_advisory_xact_lock(hashtextextended('retailrocket-kpi qa history ddl', 0));
+{%- endmacro %}
+
+
+{% macro rr_stamp_model_build() -%}
+    {#- Post-hook of every model, run inside the model's transaction: the build and its row in
+        qa.rr_model_builds commit together or not at all. Records which dates the build
+        replaced (an incremental run: the run window; a full build or a table: every date) and
+        whether every date before its window was certified when it was built (if not, its rows
+        may rest on stale history and cannot be certified before a rebuild from that date). -#}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set incremental = is_incremental() -%}
+    {%- set w = rr_window(true) if incremental else {'start': none, 'end': none} -%}
+    {%- set full_build = not incremental -%}
+    {%- set checks_history = w.start is not none and rr_raw_bookkeeping_exists() and config.get('materialized') == 'incremental' -%}
+    insert into qa.rr_model_builds (
+        invocation_id, pipeline_run_id, unique_id, model, materialized, is_full_build,
+        window_start, window_end, built_at, on_certified_history, first_uncertified_date
+    )
+    select
+        {{ rr_sql_text(invocation_id) }}, {{ rr_sql_text(rr_pipeline_run_id()) }},
+        {{ rr_sql_text(model.unique_id) }}, {{ rr_sql_text(model.name) }},
+        {{ rr_sql_text(config.get('materialized')) }}, {{ 'true' if full_build else 'false' }},
+        {{ rr_sql_date(w.start) }}, {{ rr_sql_date(w.end) }}, {{ rr_sql_timestamp(rr_utc_now()) }},
+        {%- if checks_history %}
+        history.first_uncertified_date is null, history.first_uncertified_date
+    from (
+        select min(kpi_date) as first_uncertified_date
+        from qa.rr_date_certification
+        where not is_certified and kpi_date < {{ rr_date_literal(w.start) }}
+    ) as history
+        {%- else %}
+        true, cast(null as date)
+        {%- endif %}
+{%- endmacro %}
+
+
+{% macro rr_sample_rows(res, limit=5) -%}
+    {#- Up to `limit` failing rows of a failed or warned test, as JSON text (values as text). -#}
+    {%- if (res.status | string) not in ('fail', 'warn') or not res.node.compiled_code -%}{{ return(none) }}{%- endif -%}
+    {%- set sample = run_query('select * from (' ~ res.node.compiled_code ~ ') as failing_rows limit ' ~ limit) -%}
+    {%- set rows = [] -%}
+    {%- for row in sample.rows -%}
+        {%- set item = {} -%}
+        {%- for name, value in zip(sample.column_names, row.values()) -%}
+            {%- do item.update({name: none if value is none else (value | string)}) -%}
+        {%- endfor -%}
+        {%- do rows.append(item) -%}
+    {%- endfor -%}
+    {{- return(tojson(rows)) -}}
+{%- endmacro %}
+
+
+{% macro rr_timing(res, phase, bound) -%}
+    {%- for t in res.timing if t.name == phase -%}
+        {%- if loop.first -%}{{ return(t[bound]) }}{%- endif -%}
+    {%- endfor -%}
+    {{- return(none) -}}
+{%- endmacro %}
+
+
+{% macro rr_on_run_end(results) -%}
+    {#- Appends every node result of this invocation, its 'end' row (with the raw load id seen
+        now), and the certification verdicts of the dates it checked. -#}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set target_date = rr_target_date() -%}
+    {%- set w = rr_window(true) -%}
+    {%- set rows = [] -%}
+    {%- set ns = namespace(checked=false) -%}
+    {%- for res in results if res.node.resource_type in ('model', 'test', 'seed', 'snapshot', 'unit_test') -%}
+        {%- if res.node.resource_type in ('model', 'test') -%}{%- set ns.checked = true -%}{%- endif -%}
+        {%- set started = rr_timing(res, 'execute', 'started_at') or rr_timing(res, 'compile', 'started_at') -%}
+        {%- set completed = rr_timing(res, 'execute', 'completed_at') -%}
+        {%- set message = none if res.message is none else (res.message | string)[:1900] -%}
+        {%- set row -%}
+        select
+            {{ rr_sql_text(invocation_id) }} as invocation_id, {{ rr_sql_text(rr_pipeline_run_id()) }} as pipeline_run_id,
+            {{ rr_sql_text(res.node.unique_id) }} as unique_id, {{ rr_sql_text(res.node.name) }} as name,
+            {{ rr_sql_text(res.node.resource_type) }} as resource_type,
+            cast({{ rr_sql_text(rr_test_gate(res.node) if res.node.resource_type == 'test' else none) }} as varchar(64)) as gate,
+            cast({{ rr_sql_text(rr_test_model(res.node) if res.node.resource_type in ('test', 'unit_test') else res.node.name) }} as varchar(512)) as model,
+            {{ rr_sql_text(res.status | string) }} as status,
+            cast({{ 'null' if res.failures is none else (res.failures | int) }} as bigint) as failures,
+            cast({{ rr_sql_text(message) }} as varchar(2000)) as message,
+            {{ rr_sql_timestamp(started) }} as started_at, {{ rr_sql_timestamp(completed) }} as completed_at,
+            cast({{ res.execution_time | float }} as double precision) as execution_seconds,
+            {{ rr_sql_date(target_date) }} as target_date, {{ rr_sql_date(w.start) }} as window_start,
+            {{ rr_sql_date(w.end) }} as window_end,
+            cast({{ rr_sql_text(rr_sample_rows(res)) }} as text) as sample_rows
+        {%- endset -%}
+        {%- do rows.append(row) -%}
+    {%- endfor -%}
+    {%- set catalog = rr_catalog() -%}
+    {%- if rows | length > 0 %}
+    insert into qa.rr_node_results (
+        invocation_id, pipeline_run_id, unique_id, name, resource_type, gate, model, status,
+        failures, message, started_at, completed_at, execution_seconds, target_date,
+        window_start, window_end, sample_rows
+    )
+    {{ rows | join('\n    union all\n') }};
+    {%- endif %}
+    {{ rr_invocation_row('end', catalog.id) }}
+    {%- if ns.checked and rr_raw_bookkeeping_exists() %};
+    {{ rr_record_verdicts(catalog.id, w) }}
+    {%- endif %}
+{%- endmacro %}

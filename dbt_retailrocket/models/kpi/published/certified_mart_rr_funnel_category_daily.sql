@@ -1,0 +1,5 @@
+{{ config(alias='mart_rr_funnel_category_daily') }}
+
+{#- kpi.mart_rr_funnel_category_daily: the rows of kpi_build.mart_rr_funnel_category_daily whose date is certified (docs block rr_certification). -#}
+
+{{ rr_published_rows(ref('mart_rr_funnel_category_daily'), source('rr_quality', 'rr_date_certification')) }}
