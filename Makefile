@@ -24,8 +24,16 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export PYTHONDONTWRITEBYTECODE := 1
 
+# Make variables given by the user (DATE, LOOKBACK, START, END, SCALE, SEED, TARGETS) reach the
+# commands only through the environment (a recipe reads "$$DATE", never the make text of it): no
+# value is ever pasted into a shell line, and Python validates each one (seeds_loader/rules.py).
 SCALE ?= 0.05
 SEED ?= 42
+DATE ?=
+LOOKBACK ?=
+START ?=
+END ?=
+export SCALE SEED DATE LOOKBACK START END
 
 .PHONY: help
 help: ## list the commands
@@ -70,7 +78,7 @@ lint: setup ## ruff over the Python code
 # ---------------------------------------------------------------------------------------------
 .PHONY: generate
 generate: setup ## generate a RetailRocket-format data set into RR_DATA_DIR (SCALE=0.05 SEED=42)
-	$(PY) -m seeds_loader generate --scale $(SCALE) --seed $(SEED)
+	$(PY) -m seeds_loader generate --scale "$$SCALE" --seed "$$SEED"
 
 .PHONY: load
 load: setup ## load the raw CSV files of RR_DATA_DIR into the warehouse (RR_TARGET)
@@ -79,20 +87,9 @@ load: setup ## load the raw CSV files of RR_DATA_DIR into the warehouse (RR_TARG
 # ---------------------------------------------------------------------------------------------
 # dbt
 # ---------------------------------------------------------------------------------------------
-# DATE=YYYY-MM-DD passes target_date (validated again by dbt and by the DAG); empty = all dates
-DATE ?=
-LOOKBACK ?=
-DBT_VARS = $(if $(DATE),--vars '{"target_date": "$(DATE)"$(if $(LOOKBACK),$(comma) "lookback_days": $(LOOKBACK))}')
-comma := ,
-
-define check_date
-	@[[ "$(1)" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$$ ]] || { echo "error: expected a date YYYY-MM-DD, got '$(1)'" >&2; exit 2; }
-endef
-
 .PHONY: build
-build: setup ## dbt build on RR_TARGET (DATE=YYYY-MM-DD [LOOKBACK=n] for one date; default: every date)
-	$(if $(DATE),$(call check_date,$(DATE)))
-	cd $(DBT_DIR) && $(DBT) build $(DBT_VARS)
+build: setup ## dbt build on RR_TARGET: DATE=YYYY-MM-DD [LOOKBACK=n] for one date (widened to certify it), default every date
+	$(PY) -m exports.pipeline build
 
 .PHONY: docs
 docs: setup ## generate the metric catalogue (dbt docs) as one static page and say where it is
@@ -111,50 +108,33 @@ export AIRFLOW__COSMOS__CACHE_DIR ?= $(AIRFLOW_HOME)/cosmos_cache
 STACK ?= local
 
 .PHONY: report
-report: setup ## write the reports of DATE=YYYY-MM-DD into logs/reports (refused unless every gate passed)
-	$(call check_date,$(DATE))
-	$(PY) -m exports --target-date $(DATE) --out $(REPORTS_DIR)
-
-$(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
-	@mkdir -p $(AIRFLOW_HOME)
-	@$(BIN)/airflow db migrate >/dev/null
-	@touch $@
+report: setup ## write the reports of DATE=YYYY-MM-DD into logs/reports (refused unless the date is certified)
+	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline report
 
 .PHONY: run-dag
 run-dag: $(if $(filter compose,$(STACK)),,setup) ## run the DAG for one date: DATE=YYYY-MM-DD (STACK=compose: inside the docker-compose stack)
-	$(call check_date,$(DATE))
 ifeq ($(STACK),compose)
-	@$(MAKE) compose-run-dag DATE=$(DATE)
+	@$(MAKE) compose-run-dag
 else
-	@$(MAKE) $(AIRFLOW_HOME)/.migrated
-	$(BIN)/airflow dags test rr_funnel_daily --conf '{"target_date": "$(DATE)"}'
-	@test -f $(REPORTS_DIR)/rr_pipeline_summary_$(DATE).txt || { echo "error: no report for $(DATE): see the task logs above" >&2; exit 1; }
+	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline run-dag
 endif
 
 .PHONY: backfill
 backfill: setup ## run the DAG for every date from START to END (YYYY-MM-DD), in order, stopping at the first failure
-	$(call check_date,$(START))
-	$(call check_date,$(END))
-	@for d in $$($(PY) -c 'import datetime as dt, sys; a, b = (dt.date.fromisoformat(x) for x in sys.argv[1:]); print(*(a + dt.timedelta(days=i) for i in range((b - a).days + 1)))' $(START) $(END)); do \
-		echo "=== backfill $$d"; $(MAKE) run-dag DATE=$$d || exit 1; done
+	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline backfill
 
 .PHONY: check
-check: ## show the latest reports in logs/reports
-	@ls -1t $(REPORTS_DIR)/rr_pipeline_summary_*.txt 2>/dev/null | head -1 | grep -q . || { echo "no report in $(REPORTS_DIR) yet (make demo, or make run-dag DATE=...)"; exit 1; }
-	@latest=$$(ls -1t $(REPORTS_DIR)/rr_pipeline_summary_*.txt | head -1); \
-		echo "latest reports in $(REPORTS_DIR):"; ls -lt $(REPORTS_DIR) | sed -n '2,9p'; echo; cat "$$latest"
+check: setup ## is the latest report trustworthy? certification of every date, the latest report's gates
+	@RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline check
 
 # ---------------------------------------------------------------------------------------------
 # the two commands
 # ---------------------------------------------------------------------------------------------
 .PHONY: demo
 demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are present), load, dbt build, reports
-	$(PY) -m seeds_loader generate --scale $(SCALE) --seed $(SEED) --unless-present
+	$(PY) -m seeds_loader generate --scale "$$SCALE" --seed "$$SEED" --unless-present
 	RR_TARGET=duckdb $(PY) -m seeds_loader load --only-changed
-	@day=$$(RR_TARGET=duckdb $(PY) -m seeds_loader status --last-complete-day); \
-		echo "dbt build for the last complete day in the data: $$day"; \
-		(cd $(DBT_DIR) && RR_TARGET=duckdb $(DBT) build --vars "{\"target_date\": \"$$day\"}") && \
-		RR_TARGET=duckdb $(PY) -m exports --target-date $$day --out $(REPORTS_DIR) --show-recent 7
+	RR_TARGET=duckdb RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline demo
 
 .PHONY: test
 test: setup ## the test suite (needs PostgreSQL from RR_PG_*; CI=true makes its absence a failure)
@@ -163,12 +143,13 @@ test: setup ## the test suite (needs PostgreSQL from RR_PG_*; CI=true makes its 
 # ---------------------------------------------------------------------------------------------
 # benchmark (not a test: nothing asserted, see README "Performance")
 # ---------------------------------------------------------------------------------------------
-BENCH_SCALE := $(if $(filter command line environment,$(origin SCALE)),$(SCALE),1.0)
+BENCH_SCALE := $(if $(filter command line environment,$(origin SCALE)),$(value SCALE),1.0)
 TARGETS ?= duckdb postgres
+export BENCH_SCALE TARGETS
 
 .PHONY: bench
 bench: setup ## time load, full and daily dbt builds, export, DAG parse and run at SCALE=1.0 on TARGETS="duckdb postgres"
-	$(PY) -m tests.bench.run_bench --scale $(BENCH_SCALE) --targets $(TARGETS)
+	$(PY) -m tests.bench.run_bench --scale "$$BENCH_SCALE" --targets $$TARGETS
 
 # the docker-compose stack: make up / init / down / down-volumes, compose-run-dag
 include airflow/compose/compose.mk

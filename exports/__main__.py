@@ -1,7 +1,7 @@
 """Command line: ``python -m exports --target-date YYYY-MM-DD [--out logs/reports]``.
 
-Exit status 0 with the report paths; 1 when the gates (or a missing build) forbid the report,
-saying which gate failed; 2 on bad arguments or an unreachable warehouse.
+Exit status 0 with the report paths; 1 when the date is not certified, with the reason in one
+line; 2 on bad arguments, an unreachable warehouse or a folder that cannot be written (one line).
 """
 
 from __future__ import annotations
@@ -12,16 +12,21 @@ import sys
 from pathlib import Path
 
 from exports.report import ExportError, GateRefusal, export_reports, format_value
-from exports.run_dates import TargetDateError, parse_target_date
+from seeds_loader.rules import DateError, parse_date
 from seeds_loader.settings import SettingsError, load_settings
 from seeds_loader.warehouse import WarehouseError
 
 
 def _target_date(text: str) -> dt.date:
     try:
-        return parse_target_date(text)
-    except TargetDateError as exc:
+        return parse_date(text, "target_date")
+    except DateError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    notes = getattr(exc, "__notes__", [])
+    return " ".join(" ".join([str(exc), *notes]).split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,19 +47,27 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings().with_target(args.target)
         result = export_reports(settings, args.target_date, args.out, airflow_run_id=args.airflow_run_id)
     except GateRefusal as exc:
-        print(f"REFUSED: {exc}", file=sys.stderr)
+        print(f"REFUSED: {_one_line(exc)}", file=sys.stderr)
         return 1
     except (SettingsError, WarehouseError, ExportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = exc.filename or args.out or "logs/reports"
+        print(
+            f"error: cannot write the reports of {args.target_date.isoformat()} to {where}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 2
 
     print(f"Reports for {result.target_date.isoformat()} ({settings.describe()})")
     print("Funnel:")
     for name, value in result.funnel.items():
         print(f"  {name:<34}{format_value(value)}")
-    print(f"Gates (pipeline run {result.gate_check.pipeline_run_id}):")
-    for gate in result.gate_check.gates:
-        print(f"  {gate.gate:<18}{gate.status.upper():<6}{len(gate.tests)} tests")
+    cert = result.certification
+    print(f"Certified (pipeline run {cert.pipeline_run_id}, window {cert.window_text()}):")
+    for gate in cert.gates:
+        print(f"  {gate.gate:<18}{gate.status:<11}{gate.describe()}")
     if args.show_recent > 0:
         _print_recent_days(settings, args.target_date, args.show_recent)
     print("Files:")

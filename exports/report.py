@@ -1,4 +1,4 @@
-"""The four reports of one Asia/Seoul date, written only from data that passed every gate.
+"""The four reports of one Asia/Seoul date, written only from certified data.
 
 ``export_reports(settings, date(2015, 9, 17))`` writes into the output folder:
 
@@ -6,12 +6,15 @@
 - ``rr_cohort_weekly_<D>.csv``: ``kpi.mart_rr_cohort_weekly`` as of D;
 - ``rr_crm_targets_<D>.csv``: ``kpi.mart_rr_crm_targets_daily`` of D, all segments, mart order;
 - ``rr_pipeline_summary_<D>.txt``: run id, warehouse, funnel numbers, rows per layer, duplicates
-  removed, CRM segment sizes before and after the cap, every gate's status and failures from
-  ``qa.quality_check_runs``, and each CSV's row count and sha256.
+  removed, CRM segment sizes before and after the cap, the certification (who checked D, the
+  window and raw load it describes, each gate's tests expected / ran / passed), and each CSV's
+  row count and sha256.
 
-Guarded: when D was never built, or the latest recorded results of the pipeline run that last
-checked D hold a test in ``fail``/``error`` (or a gate did not run), nothing is written, any
-earlier report of D is removed (it would be stale), and :class:`GateRefusal` names the gates.
+Guarded: the export asks :func:`exports.certification.certification` whether D is certified
+(the dbt project's ``qa.rr_date_certification``, the one definition) and reads the KPI rows from
+schema ``kpi``, whose views show certified dates only; everything is read in one snapshot that
+no raw load can change. When D is not certified nothing is written, any earlier report of D is
+removed (it would be stale), and :class:`GateRefusal` gives the one-line reason.
 
 Stable: ISO dates, timestamps ``YYYY-MM-DD HH:MM:SS.mmm``, every float (the rates) with 4
 decimals, booleans ``true``/``false``, NULL as an empty field, deterministic row order, UTF-8, LF.
@@ -23,26 +26,44 @@ the summary (which lists the CSVs' checksums) is renamed last. A failure removes
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import io
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exports.certification import Certification, certification
+from seeds_loader import rules
 from seeds_loader.settings import Settings
 from seeds_loader.warehouse import Warehouse, connect
 
-GATES = ("gate_domain", "gate_integrity", "gate_nulls", "gate_rowcount", "gate_kpi_range")
 SEGMENTS = ("cart_abandoner_today", "high_intent_viewer_7d_no_cart", "repeat_buyer")
-KST_OFFSET_MS = 9 * 3600 * 1000
-DAY_MS = 86_400_000
 
-# lines of the summary that name the run (they differ between two runs on the same data)
-VOLATILE_SUMMARY_LABELS = ("pipeline run id", "dbt invocations", "gates checked at", "airflow run id")
+# lines of the summary that name the run or the load (they differ between two runs on the same data)
+VOLATILE_SUMMARY_LABELS = (
+    "pipeline run id",
+    "checked by dbt invocation",
+    "checked at",
+    "airflow run id",
+    "raw load",
+)
+
+
+def stable_summary_lines(summary: str, *also: str) -> list[str]:
+    """The summary's lines without those that name the run or the load (:data:`VOLATILE_SUMMARY_LABELS`
+    and ``also``): what two runs on the same data must write identically."""
+    labels = (*VOLATILE_SUMMARY_LABELS, *also)
+    return [
+        line
+        for line in summary.splitlines()
+        if not any(re.match(re.escape(label) + r"(\s|$)", line.strip()) for label in labels)
+    ]
 
 
 class ExportError(RuntimeError):
@@ -50,7 +71,7 @@ class ExportError(RuntimeError):
 
 
 class GateRefusal(ExportError):
-    """The data of the date did not pass every gate (or was never built): no report."""
+    """The date is not certified (or was never built): no report."""
 
     def __init__(self, target_date: dt.date, reasons: list[str]):
         self.target_date = target_date
@@ -60,72 +81,6 @@ class GateRefusal(ExportError):
             if reasons
             else f"no report for {target_date.isoformat()}"
         )
-
-
-@dataclass(frozen=True)
-class TestOutcome:
-    gate: str | None
-    test_name: str
-    model: str | None
-    status: str
-    failures: int | None
-
-
-@dataclass
-class GateStatus:
-    gate: str
-    tests: list[TestOutcome] = field(default_factory=list)
-
-    @property
-    def status(self) -> str:
-        statuses = {t.status for t in self.tests}
-        if not statuses:
-            return "missing"
-        for worst in ("error", "fail", "skipped", "warn"):
-            if worst in statuses:
-                return worst
-        return "pass"
-
-    @property
-    def passed(self) -> bool:
-        return self.status in ("pass", "warn")
-
-
-@dataclass
-class GateCheck:
-    pipeline_run_id: str
-    invocation_ids: list[str]
-    latest_invocation_id: str
-    last_checked_at: dt.datetime
-    gates: list[GateStatus]
-    outside_gates: list[TestOutcome]
-
-    def refusal_reasons(self) -> list[str]:
-        reasons = []
-        for g in self.gates:
-            if g.passed:
-                continue
-            if g.status == "missing":
-                reasons.append(f"{g.gate} did not run")
-                continue
-            failed = [t for t in g.tests if t.status in ("fail", "error")]
-            skipped = [t for t in g.tests if t.status == "skipped"]
-            if failed:
-                listed = ", ".join(
-                    f"{t.test_name} on {t.model or '?'} ({t.status}"
-                    + ("" if t.failures is None else f", {t.failures} failing rows")
-                    + ")"
-                    for t in failed[:3]
-                )
-                more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
-                extra = f"; {len(skipped)} of its tests not run" if skipped else ""
-                reasons.append(f"{g.gate} FAILED: {listed}{more}{extra}")
-            else:
-                reasons.append(f"{g.gate} NOT RUN ({len(skipped)} tests skipped after an upstream failure)")
-        bad_other = [t for t in self.outside_gates if t.status in ("fail", "error")]
-        if bad_other:
-            reasons.append("unit tests failed: " + ", ".join(t.test_name for t in bad_other))
-        return reasons
 
 
 @dataclass
@@ -139,7 +94,7 @@ class ReportFile:
 class ExportResult:
     target_date: dt.date
     files: list[ReportFile]
-    gate_check: GateCheck
+    certification: Certification
     funnel: dict[str, Any]
 
     @property
@@ -189,73 +144,10 @@ def report_names(target_date: dt.date) -> dict[str, str]:
 
 
 # -----------------------------------------------------------------------------------------------
-# the guard
-# -----------------------------------------------------------------------------------------------
-_COVERS_DATE = "(window_end_date is null or (window_start_date <= %s and %s <= window_end_date))"
-
-
-def check_gates(wh: Warehouse, target_date: dt.date) -> GateCheck:
-    """The latest recorded result of every test of the pipeline run that last checked D.
-
-    A pipeline run is one ``dbt build`` or one Airflow DAG run (many dbt invocations sharing the
-    var ``pipeline_run_id``); it covers D when its window (target_date - lookback_days ..
-    target_date) holds D, or when it checked every date. Raises :class:`GateRefusal` when no run
-    ever checked D.
-    """
-    if not wh.table_exists("qa", "quality_check_runs"):
-        raise GateRefusal(
-            target_date, ["no gate results: qa.quality_check_runs does not exist (run dbt build)"]
-        )
-    latest = wh.query(
-        f"select pipeline_run_id, max(run_started_at) from qa.quality_check_runs "
-        f"where gate is not null and {_COVERS_DATE} group by 1 order by 2 desc, 1 limit 1",
-        (target_date, target_date),
-    )
-    if not latest:
-        raise GateRefusal(target_date, [f"no dbt run has checked {target_date.isoformat()} yet"])
-    run_id, last_checked_at = latest[0]
-    rows = wh.query(
-        f"select gate, test_name, model, status, failures, run_started_at, invocation_id "
-        f"from qa.quality_check_runs where pipeline_run_id = %s and {_COVERS_DATE} "
-        f"order by test_name, run_started_at",
-        (run_id, target_date, target_date),
-    )
-    latest_per_test: dict[str, TestOutcome] = {}
-    invocations: dict[str, dt.datetime] = {}
-    for gate, test_name, model, status, failures, started, invocation_id in rows:
-        latest_per_test[test_name] = TestOutcome(gate, test_name, model, status, failures)
-        invocations[invocation_id] = max(started, invocations.get(invocation_id, started))
-    latest_invocation = max(invocations, key=lambda i: (invocations[i], i))
-    gates = [GateStatus(g, [t for t in latest_per_test.values() if t.gate == g]) for g in GATES]
-    outside = [t for t in latest_per_test.values() if t.gate not in GATES]
-    return GateCheck(run_id, sorted(invocations), latest_invocation, last_checked_at, gates, outside)
-
-
-def _require_built(wh: Warehouse, target_date: dt.date) -> None:
-    if not wh.table_exists("kpi", "mart_rr_funnel_daily"):
-        raise GateRefusal(target_date, ["the KPI tables do not exist: run dbt build first"])
-    if not wh.scalar("select count(*) from kpi.mart_rr_funnel_daily where kpi_date = %s", (target_date,)):
-        raise GateRefusal(
-            target_date,
-            [f"{target_date.isoformat()} was never built (no row in kpi.mart_rr_funnel_daily)"],
-        )
-    if not wh.scalar("select count(*) from kpi.mart_rr_cohort_weekly where kpi_date = %s", (target_date,)):
-        raise GateRefusal(
-            target_date,
-            [f"the cohorts as of {target_date.isoformat()} were never built (kpi.mart_rr_cohort_weekly)"],
-        )
-
-
-# -----------------------------------------------------------------------------------------------
 # the data
 # -----------------------------------------------------------------------------------------------
-def _kst_day_bounds_ms(d: dt.date) -> tuple[int, int]:
-    start = (d - dt.date(1970, 1, 1)).days * DAY_MS - KST_OFFSET_MS
-    return start, start + DAY_MS
-
-
 def _layer_counts(wh: Warehouse, d: dt.date) -> list[tuple[str, int]]:
-    start_ms, end_ms = _kst_day_bounds_ms(d)
+    start_ms, end_ms = rules.kst_day_bounds_ms(d)
     staged, duplicates = wh.query(
         "select count(*), coalesce(sum(raw_row_count - 1), 0) from staging.stg_rr_events where event_date = %s",
         (d,),
@@ -297,7 +189,7 @@ def _crm_sizes(wh: Warehouse, d: dt.date) -> list[tuple[str, int, int]]:
 def _render_summary(
     settings: Settings,
     d: dt.date,
-    check: GateCheck,
+    cert: Certification,
     funnel: dict[str, Any],
     layers: list[tuple[str, int]],
     crm: list[tuple[str, int, int]],
@@ -310,13 +202,11 @@ def _render_summary(
         "=================================",
         f"{'target date':<{width}}{d.isoformat()}",
         f"{'warehouse':<{width}}{settings.describe()}",
-        f"{'pipeline run id':<{width}}{check.pipeline_run_id}",
+        f"{'pipeline run id':<{width}}{cert.pipeline_run_id}",
     ]
     if airflow_run_id:
         lines.append(f"{'airflow run id':<{width}}{airflow_run_id}")
     lines += [
-        f"{'dbt invocations':<{width}}{len(check.invocation_ids)} (latest {check.latest_invocation_id})",
-        f"{'gates checked at':<{width}}{format_value(check.last_checked_at)} UTC",
         "",
         "Funnel (kpi.mart_rr_funnel_daily)",
     ]
@@ -325,22 +215,23 @@ def _render_summary(
     lines += [f"  {name:<{width - 2}}{n}" for name, n in layers]
     lines += ["", "CRM targets (segment size before the cap -> rows after the cap)"]
     lines += [f"  {name:<{width - 2}}{before} -> {after}" for name, before, after in crm]
-    lines += ["", "Quality gates (qa.quality_check_runs: latest result of each test of the pipeline run)"]
-    for gate in check.gates:
-        failing = sum(1 for t in gate.tests if t.status in ("fail", "error"))
-        warned = sum(1 for t in gate.tests if t.status == "warn")
-        lines.append(
-            f"  {gate.gate:<18}{gate.status:<9}{len(gate.tests)} tests, {failing} failing, {warned} warnings"
-        )
-        for t in sorted(gate.tests, key=lambda t: t.test_name):
-            if t.status != "pass":
-                rows = "" if t.failures is None else f": {t.failures} rows"
-                lines.append(f"      {t.status:<8}{t.test_name} on {t.model or '?'}{rows}")
-    if check.outside_gates:
-        statuses = sorted({t.status for t in check.outside_gates})
-        lines.append(
-            f"  {'(unit tests)':<18}{'/'.join(statuses):<9}{len(check.outside_gates)} tests outside the gates"
-        )
+    loaded = "" if cert.raw_loaded_at is None else f" at {format_value(cert.raw_loaded_at)} UTC"
+    lines += [
+        "",
+        "Certification (qa.rr_date_certification)",
+        f"  {'status':<{width - 2}}{'CERTIFIED' if cert.certified else 'NOT CERTIFIED'}",
+        f"  {'checked window':<{width - 2}}{cert.window_text()}",
+        f"  {'raw load':<{width - 2}}{cert.raw_load_id}{loaded} (dates it changed: {cert.raw_changes})",
+        f"  {'checked at':<{width - 2}}{format_value(cert.checked_at)} UTC",
+        f"  {'checked by dbt invocation':<{width - 2}}{cert.invocation_id}",
+        "",
+        "Quality gates (tests of the complete set: expected / ran / passed)",
+    ]
+    for gate in cert.gates:
+        lines.append(f"  {gate.gate:<18}{gate.status:<11}{gate.describe()}")
+    for name, model, failures in cert.warnings:
+        rows = "" if failures is None else f": {failures} rows"
+        lines.append(f"      warn    {name} on {model or '?'}{rows}")
     lines += ["", "Report files"]
     for f in csv_files:
         lines.append(f"  {f.path.name:<{width + 4}}rows {f.rows:<8}sha256 {f.sha256}")
@@ -375,10 +266,10 @@ class _AtomicWriter:
         self.pending = []
 
     def abort(self) -> None:
-        for tmp, _final in self.pending:
-            tmp.unlink(missing_ok=True)
-        for final in self.committed:
-            final.unlink(missing_ok=True)
+        for path in [tmp for tmp, _final in self.pending] + self.committed:
+            # the folder may have gone read-only meanwhile: the caller reports the first error
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
         self.pending, self.committed = [], []
 
 
@@ -399,19 +290,16 @@ def export_reports(
     *,
     airflow_run_id: str | None = None,
 ) -> ExportResult:
-    """Write the four reports of ``target_date``; raise :class:`GateRefusal` when the gates forbid it."""
+    """Write the four reports of ``target_date``; raise :class:`GateRefusal` unless it is certified."""
     out_dir = Path(out_dir) if out_dir is not None else settings.root / "logs" / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)
     names = report_names(target_date)
     writer = _AtomicWriter(out_dir)
     try:
-        with connect(settings, create=False) as wh:
-            _require_built(wh, target_date)
-            check = check_gates(wh, target_date)
-            reasons = check.refusal_reasons()
-            if reasons:
-                raise GateRefusal(target_date, reasons)
-
+        with connect(settings, create=False) as wh, wh.snapshot():
+            cert = certification(wh, target_date)
+            if not cert.certified:
+                raise GateRefusal(target_date, [cert.refusal])
             funnel_columns, funnel_rows = wh.query_with_columns(
                 "select * from kpi.mart_rr_funnel_daily where kpi_date = %s", (target_date,)
             )
@@ -425,6 +313,7 @@ def export_reports(
                 "order by segment_name, segment_rank",
                 (target_date,),
             )
+            _require_published(target_date, funnel_rows, cohort_rows)
             layers = _layer_counts(wh, target_date)
             crm = _crm_sizes(wh, target_date)
 
@@ -438,15 +327,27 @@ def export_reports(
             path = writer.write(names[key], data)
             csv_files.append(ReportFile(path, len(rows), hashlib.sha256(data).hexdigest()))
         funnel = dict(zip(funnel_columns, funnel_rows[0], strict=True))
-        summary = _render_summary(
-            settings, target_date, check, funnel, layers, crm, csv_files, airflow_run_id
-        )
+        summary = _render_summary(settings, target_date, cert, funnel, layers, crm, csv_files, airflow_run_id)
         summary_path = writer.write(names["summary"], summary)
         writer.commit()
-    except BaseException:
+    except BaseException as exc:
         # no partial report, and no earlier report of the date left looking current
         writer.abort()
-        remove_reports(out_dir, target_date)
+        try:
+            remove_reports(out_dir, target_date)
+        except OSError as cleanup:
+            exc.add_note(f"an earlier report of {target_date.isoformat()} could not be removed: {cleanup}")
         raise
     files = [*csv_files, ReportFile(summary_path, None, hashlib.sha256(summary).hexdigest())]
-    return ExportResult(target_date, files, check, funnel)
+    return ExportResult(target_date, files, cert, funnel)
+
+
+def _require_published(target_date: dt.date, funnel_rows: list[tuple], cohort_rows: list[tuple]) -> None:
+    """A certified date is published; if schema kpi still shows nothing, refuse rather than guess."""
+    d = target_date.isoformat()
+    if not funnel_rows:
+        raise GateRefusal(
+            target_date, [f"kpi.mart_rr_funnel_daily shows no row for {d} (it was never built)"]
+        )
+    if not cohort_rows:
+        raise GateRefusal(target_date, [f"kpi.mart_rr_cohort_weekly shows no cohort as of {d}"])

@@ -981,9 +981,14 @@ def test_compose_run_dag_runs_dags_test_with_the_target_date(docker_stub, tmp_pa
     ("date", "message"),
     [
         ("", "DATE is required: make run-dag DATE=YYYY-MM-DD STACK=compose"),
-        ("2015-9-18", "DATE must be YYYY-MM-DD; got '2015-9-18'"),
-        ("20150918", "DATE must be YYYY-MM-DD; got '20150918'"),
-        ("2015-02-30", "DATE '2015-02-30' is not a calendar date"),
+        ("2015-9-18", "DATE must be a calendar date written YYYY-MM-DD; got '2015-9-18'"),
+        ("20150918", "DATE must be a calendar date written YYYY-MM-DD; got '20150918'"),
+        ("2015-02-30", "DATE is not a real calendar date: '2015-02-30'"),
+        (
+            "2015-09-18; touch pwned",
+            "DATE must be a calendar date written YYYY-MM-DD; got '2015-09-18; touch pwned'",
+        ),
+        ('2015-09-18" && touch pwned && echo "', "DATE must be a calendar date written YYYY-MM-DD"),
     ],
 )
 def test_compose_run_dag_rejects_a_bad_date_before_docker(docker_stub, date: str, message: str) -> None:

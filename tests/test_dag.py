@@ -2,8 +2,10 @@
 
 1. Integrity: the DAG file imports through a DagBag and ``airflow dags list-import-errors`` with
    no error; schedule, retries, tags, docs; one Cosmos task per dbt node of the manifest, in
-   the order resolve_target_date -> load_raw_if_changed -> dbt -> export_reports; the run date
-   and run id reach every dbt task; no secret is stored with the DAG; parsing needs no database.
+   the order resolve_target_date -> load_raw_if_changed -> plan_window -> dbt -> export_reports;
+   the run date, its window and the run id reach every dbt task; a failed gate fails its task at
+   once while any other failure of a test task is retried; no secret is stored with the DAG;
+   parsing needs no database.
 2. Target-date resolution, calling the task's own callable with a fake Airflow context.
 3. End to end (slow): ``airflow dags test`` as ``make run-dag`` runs it, on the hand-made golden
    data set (tests/golden_data.py), on DuckDB (two good runs, a corrupted data set, a malformed
@@ -29,7 +31,8 @@ from typing import Any
 import pendulum
 import pytest
 
-from exports.report import GATES, VOLATILE_SUMMARY_LABELS, format_value, report_names
+from exports.report import format_value, report_names, stable_summary_lines
+from seeds_loader.rules import gates
 from seeds_loader.settings import Settings
 from seeds_loader.warehouse import connect
 from tests.airflow_support import (
@@ -49,6 +52,7 @@ from tests.airflow_support import (
 from tests.golden_data import kst_ms, write_golden_files
 
 D = dt.date(2015, 9, 15)  # the last date of the golden data set
+PLAIN_TASKS = {"resolve_target_date", "load_raw_if_changed", "plan_window", "export_reports"}
 SENTINEL_PASSWORD = "Not-For-The-Dag-7f3a9c"  # RR_PG_PASSWORD while the DAG is parsed
 DBT_ENV_KEYS = {"RR_TARGET", "RR_DUCKDB_PATH", "RR_DATA_DIR", "RR_PROJECT_ROOT"}
 VARS_TEMPLATE_CONTEXT_RUN_ID = "scheduled__2015-09-16T00:00:00+00:00"
@@ -141,9 +145,16 @@ def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
     of every node of the manifest."""
     exp = ExpectedTasks()
     nodes = manifest["nodes"]
+    tested = {
+        parent
+        for node in nodes.values()
+        if node["resource_type"] == "test" and len(set(node["depends_on"]["nodes"])) == 1
+        for parent in node["depends_on"]["nodes"]
+    }
     for uid, node in nodes.items():
         if node["resource_type"] == "model":
-            exp.model_runs[uid] = f"dbt.{node['name']}.run"
+            # a model with tests of its own is a task group (run, then test); without, one task
+            exp.model_runs[uid] = f"dbt.{node['name']}.run" if uid in tested else f"dbt.{node['name']}_run"
     source_task = {uid: f"dbt.{s['source_name']}_{s['name']}" for uid, s in manifest["sources"].items()}
     for node in nodes.values():
         if node["resource_type"] != "test":
@@ -161,6 +172,17 @@ def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
         if any((freshness.get(k) or {}).get("count") for k in ("warn_after", "error_after")):
             exp.sources[uid] = source_task[uid] + ".source"
     return exp
+
+
+def expected_gate_tests(manifest: dict[str, Any]) -> dict[str, int]:
+    """gate -> number of tests in the manifest carrying its tag (the complete set)."""
+    counts = dict.fromkeys(gates(), 0)
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test":
+            for gate in gates():
+                if gate in node["tags"]:
+                    counts[gate] += 1
+    return counts
 
 
 def model_parents(manifest: dict[str, Any], uid: str) -> list[str]:
@@ -249,7 +271,7 @@ def test_one_cosmos_task_per_dbt_node(dag, manifest):
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     assert len(exp.model_runs) == len(models) >= 16
     assert exp.detached_tests and exp.source_tests  # the project has both kinds
-    assert set(dag.task_ids) == exp.all_dbt | {"resolve_target_date", "load_raw_if_changed", "export_reports"}
+    assert set(dag.task_ids) == exp.all_dbt | PLAIN_TASKS
     for task_id in exp.model_runs.values():
         assert type(dag.get_task(task_id)) is DbtRunLocalOperator, task_id
     for task_id in exp.test_tasks:
@@ -263,16 +285,18 @@ def test_one_cosmos_task_per_dbt_node(dag, manifest):
 
 def test_task_order(dag, manifest):
     exp = expected_tasks(manifest)
-    resolve, load, export = (
-        dag.get_task(t) for t in ("resolve_target_date", "load_raw_if_changed", "export_reports")
+    resolve, load, plan, export = (
+        dag.get_task(t)
+        for t in ("resolve_target_date", "load_raw_if_changed", "plan_window", "export_reports")
     )
     assert resolve.upstream_task_ids == set()
     assert load.upstream_task_ids == {"resolve_target_date"}
+    assert plan.upstream_task_ids == {"resolve_target_date", "load_raw_if_changed"}
     assert export.get_flat_relative_ids(upstream=False) == set()
     before_export = export.get_flat_relative_ids(upstream=True)
     for task_id in exp.all_dbt:
         upstream = dag.get_task(task_id).get_flat_relative_ids(upstream=True)
-        assert {"resolve_target_date", "load_raw_if_changed"} <= upstream, task_id
+        assert {"resolve_target_date", "load_raw_if_changed", "plan_window"} <= upstream, task_id
         assert task_id in before_export, task_id
     # a model runs only after its parents passed their gates (their tests, the sources' tests)
     for uid, run_id in exp.model_runs.items():
@@ -292,7 +316,7 @@ def _dbt_tasks(dag) -> list[Any]:
     from cosmos.operators.base import AbstractDbtBase
 
     tasks = [t for t in dag.tasks if isinstance(t, AbstractDbtBase)]
-    assert len(tasks) == len(dag.tasks) - 3
+    assert len(tasks) == len(dag.tasks) - len(PLAIN_TASKS)
     return tasks
 
 
@@ -303,7 +327,13 @@ def test_dbt_tasks_render_the_run_date_and_run_id(dag):
 
         def xcom_pull(self, task_ids=None, key="return_value", **kwargs):
             self.pulls.append((task_ids, key))
-            return "2015-09-15" if (task_ids, key) == ("resolve_target_date", "return_value") else "wrong"
+            if key != "return_value":
+                return "wrong"
+            if task_ids == "resolve_target_date":
+                return "2015-09-15"
+            if task_ids == "plan_window":
+                return {"lookback_days": 6, "window_note": "rebuilt from 2015-09-09: why"}
+            return "wrong"
 
     env = dag.get_template_env()
     for task in _dbt_tasks(dag):
@@ -311,10 +341,16 @@ def test_dbt_tasks_render_the_run_date_and_run_id(dag):
         ti = FakeTaskInstance()
         context = {"ti": ti, "task_instance": ti, "run_id": VARS_TEMPLATE_CONTEXT_RUN_ID}
         rendered = task.render_template(task.vars, context, env)
-        assert rendered == {"target_date": "2015-09-15", "pipeline_run_id": VARS_TEMPLATE_CONTEXT_RUN_ID}, (
-            task.task_id
-        )
-        assert ti.pulls == [("resolve_target_date", "return_value")], task.task_id
+        assert rendered == {
+            "target_date": "2015-09-15",
+            "lookback_days": "6",
+            "window_note": "rebuilt from 2015-09-09: why",
+            "pipeline_run_id": VARS_TEMPLATE_CONTEXT_RUN_ID,
+        }, task.task_id
+        assert sorted(set(ti.pulls)) == [
+            ("plan_window", "return_value"),
+            ("resolve_target_date", "return_value"),
+        ]
 
 
 def test_no_secret_is_stored_with_the_dag(duckdb_module, postgres_module):
@@ -333,18 +369,57 @@ def test_no_secret_is_stored_with_the_dag(duckdb_module, postgres_module):
         assert SENTINEL_PASSWORD not in (dag.doc_md or "")
 
 
-def test_gate_tasks_fail_at_once_while_model_runs_retry(dag, manifest):
+def test_gate_tasks_fail_at_once_while_other_failures_retry(dag, manifest):
+    from airflow.sdk.exceptions import AirflowFailException
     from airflow.serialization.serialized_objects import DagSerialization
+    from cosmos.exceptions import CosmosDbtRunError
 
     exp = expected_tasks(manifest)
     restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))  # what the scheduler sees
     for d in (dag, restored):
         assert d.get_task("resolve_target_date").retries == 0
-        for task_id in exp.test_tasks:
-            assert d.get_task(task_id).retries == 0, task_id
-        for task_id in [*exp.model_runs.values(), "load_raw_if_changed", "export_reports"]:
+        for task_id in [
+            *exp.model_runs.values(),
+            *exp.test_tasks,
+            "load_raw_if_changed",
+            "plan_window",
+            "export_reports",
+        ]:
             task = d.get_task(task_id)
             assert task.retries >= 1 and task.retry_delay > dt.timedelta(0), task_id
+
+    # what a test task does with dbt's result: a failed test is a gate saying no (never retried),
+    # anything else (an error: the warehouse busy, the raw data changed during the run) is retried
+    @dataclass
+    class Node:
+        name: str
+
+    @dataclass
+    class Result:
+        status: str
+        node: Node
+        message: str = ""
+
+    @dataclass
+    class Outcome:
+        results: list
+
+    @dataclass
+    class RunnerResult:
+        success: bool
+        result: Any
+        exception: Any = None
+
+    for task_id in exp.test_tasks:
+        handle = dag.get_task(task_id).handle_exception
+        handle(RunnerResult(True, Outcome([Result("pass", Node("t1"))])))  # passes: nothing raised
+        with pytest.raises(AirflowFailException, match="quality gate failed: t2"):
+            handle(RunnerResult(False, Outcome([Result("pass", Node("t1")), Result("fail", Node("t2"))])))
+        with pytest.raises(CosmosDbtRunError) as error:
+            handle(RunnerResult(False, Outcome([Result("error", Node("t3"), "Could not set lock on file")])))
+        assert not isinstance(error.value, AirflowFailException)
+        with pytest.raises(CosmosDbtRunError):
+            handle(RunnerResult(False, None, exception=RuntimeError("warehouse busy")))
 
 
 PARSE_SCRIPT = r"""
@@ -394,7 +469,7 @@ def test_parsing_needs_no_database(tmp_path, manifest, record_property):
     result = json.loads(lines[-1].removeprefix("RESULT "))
     assert result["import_errors"] == {}
     assert result["dag_ids"] == [DAG_ID]
-    assert result["tasks"] == len(expected_tasks(manifest).all_dbt) + 3
+    assert result["tasks"] == len(expected_tasks(manifest).all_dbt) + len(PLAIN_TASKS)
     assert "postgres" in result["tags"] and result["max_active_tasks"] > 1
     assert result["network_attempts"] == []
     assert not (tmp_path / "no_such_dir").exists()
@@ -442,6 +517,10 @@ MALFORMED = [
     (20150918, "YYYY-MM-DD"),
     (None, "YYYY-MM-DD"),
     ("", "YYYY-MM-DD"),
+    ("none", "YYYY-MM-DD"),
+    ("null", "YYYY-MM-DD"),
+    (" 2015-09-18", "YYYY-MM-DD"),
+    ("2015-09-18\n", "YYYY-MM-DD"),
     (["2015-09-18"], "YYYY-MM-DD"),
 ]
 
@@ -573,15 +652,15 @@ class GoodRun:
     run: DagTestRun
     reports: dict[str, bytes]
     marts: dict[str, list[list[str]]]  # report key -> header + formatted rows, read after the run
-    qa: list[tuple]  # (pipeline_run_id, target_date, window_end_date, gate, test_name, status, invocation_id)
+    qa: list[tuple]  # (pipeline_run_id, target_date, window_end, gate, test name, status, invocation_id)
     load_log: list[tuple[str, str]]  # (file_name, sha256), oldest first
 
 
 def _qa_rows(settings: Settings) -> list[tuple]:
     with connect(settings, create=False) as wh:
         return wh.query(
-            "select pipeline_run_id, target_date, window_end_date, gate, test_name, status, invocation_id "
-            "from qa.quality_check_runs order by run_started_at, test_name"
+            "select pipeline_run_id, target_date, window_end, gate, name, status, invocation_id "
+            "from qa.rr_node_results where resource_type = 'test' order by started_at, name"
         )
 
 
@@ -630,17 +709,14 @@ def _summary_value(summary: str, label: str) -> str:
     return values[0]
 
 
-def _summary_gates(summary: str) -> dict[str, str]:
-    return dict(re.findall(r"(?m)^  (gate_\w+)\s+(\w+)\s+\d+ tests, \d+ failing", summary))
+def _summary_gates(summary: str) -> dict[str, tuple[str, int, int, int]]:
+    """gate -> (status, tests expected, ran, passed), from the summary's gate lines."""
+    found = re.findall(r"(?m)^  (gate_\w+)\s+(\w+)\s+(\d+) expected / (\d+) ran / (\d+) passed", summary)
+    return {g: (status, int(e), int(r), int(p)) for g, status, e, r, p in found}
 
 
 def _stable_summary(summary: str, *also: str) -> list[str]:
-    labels = (*VOLATILE_SUMMARY_LABELS, *also)
-    return [
-        line
-        for line in summary.splitlines()
-        if not any(re.match(re.escape(lb) + r"\s", line) for lb in labels)
-    ]
+    return stable_summary_lines(summary, *also)
 
 
 def assert_good_run(good: GoodRun, dag, manifest) -> None:
@@ -682,9 +758,13 @@ def assert_good_run(good: GoodRun, dag, manifest) -> None:
     assert _summary_value(summary, "target date") == D.isoformat()
     assert _summary_value(summary, "airflow run id") == run.run_id
     assert _summary_value(summary, "pipeline run id") == run.run_id
-    gates = _summary_gates(summary)
-    assert sorted(gates) == sorted(GATES)
-    assert set(gates.values()) <= {"pass", "warn"}, gates
+    found = _summary_gates(summary)
+    assert list(found) == list(gates())
+    expected = expected_gate_tests(manifest)
+    for gate, (status, n_expected, ran, passed) in found.items():
+        assert status in ("PASS", "WARN"), found
+        assert n_expected == ran == passed == expected[gate], (gate, found[gate])
+    assert _summary_value(summary, "  status") == "CERTIFIED"
     for key in MARTS:
         digest = hashlib.sha256(good.reports[key]).hexdigest()
         assert f"sha256 {digest}" in summary, key
@@ -694,7 +774,7 @@ def assert_good_run(good: GoodRun, dag, manifest) -> None:
     assert mine, "no qa.quality_check_runs row carries the Airflow run id"
     assert {r[1] for r in mine} == {D}
     assert {r[2] for r in mine} == {D}
-    assert {r[3] for r in mine if r[3]} == set(GATES)
+    assert {r[3] for r in mine if r[3]} == set(gates())
     assert {r[5] for r in mine} <= {"pass", "warn"}
     # one dbt invocation per test task of the DAG (each Cosmos task is one invocation)
     assert len({r[6] for r in mine}) == len(expected_tasks(manifest).test_tasks)
@@ -789,7 +869,12 @@ def test_duckdb_second_run_gives_the_same_reports_and_skips_the_raw_load(
     for key in MARTS:
         assert second.reports[key] == first.reports[key], key
     s1, s2 = (g.reports["summary"].decode() for g in (first, second))
-    assert _stable_summary(s2) == _stable_summary(s1)
+    # the first run on a new warehouse checked every date; the second one its daily window
+    assert _summary_value(s1, "  checked window").startswith(
+        "2015-09-08 .. 2015-09-15 (rebuilt from 2015-09-08"
+    )
+    assert _summary_value(s2, "  checked window") == "2015-09-14 .. 2015-09-15"
+    assert _stable_summary(s2, "checked window") == _stable_summary(s1, "checked window")
     assert _summary_value(s2, "airflow run id") == second.run.run_id != _summary_value(s1, "airflow run id")
     # the raw files did not change: nothing reloaded, the load log holds the first load only
     assert second.load_log == first.load_log

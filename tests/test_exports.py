@@ -1,9 +1,11 @@
-"""The report export: exact content, stable bytes, atomic writes, and the refusal after a failed gate."""
+"""The report export: exact content, stable bytes, atomic writes, the refusal of a date that is not
+certified (and the one-line errors of the command line)."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +13,9 @@ from pathlib import Path
 import pytest
 
 import exports.report as report_module
-from exports.report import VOLATILE_SUMMARY_LABELS, GateRefusal, check_gates, export_reports, format_value
+from exports.report import GateRefusal, export_reports, format_value, stable_summary_lines
 from seeds_loader.load import load
+from seeds_loader.rules import gates
 from seeds_loader.warehouse import connect
 from tests.dbt_support import ROOT, query, run_dbt, table_rows
 from tests.golden_data import write_golden_files
@@ -45,9 +48,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def stable_summary(text: str) -> list[str]:
-    return [
-        line for line in text.splitlines() if not line.startswith(VOLATILE_SUMMARY_LABELS + ("warehouse",))
-    ]
+    return stable_summary_lines(text, "warehouse")
 
 
 @pytest.mark.parametrize("target", ["duckdb", "postgres"])
@@ -113,11 +114,18 @@ def test_reports_hold_exactly_the_golden_values(target, golden_builds, tmp_path)
         "  cvr_session_to_purchase           0.2857",
     ):
         assert line in summary.splitlines(), line
-    for gate in ("gate_domain", "gate_integrity", "gate_nulls", "gate_rowcount", "gate_kpi_range"):
-        assert any(
-            line.startswith(f"  {gate}") and (" pass " in line or " warn " in line)
-            for line in summary.splitlines()
-        )
+    assert "  status                            CERTIFIED" in summary.splitlines()
+    assert "  checked window                    every date" in summary.splitlines()
+    gate_lines = [line.split() for line in summary.splitlines() if line.startswith("  gate_")]
+    assert [g[0] for g in gate_lines] == list(gates())
+    for g in gate_lines:  # e.g. gate_domain PASS 15 expected / 15 ran / 15 passed
+        assert g[1] in ("PASS", "WARN") and g[2] == g[5] == g[8] and int(g[2]) > 0, g
+    # the golden data's last date has 36 events against 1..4 on the seven before: the volume
+    # band warns (a warning, not a failure), and the summary names the test
+    assert any(
+        line.split()[:2] == ["warn", "rr_daily_volume_within_band_stg_rr_events_event_date"]
+        for line in summary.splitlines()
+    )
     for f in result.files[:3]:
         assert f"{f.path.name}" in summary and f.sha256 in summary
     assert not list(tmp_path.glob(".*tmp*"))
@@ -168,83 +176,24 @@ def test_a_failure_midway_leaves_no_report_and_no_stale_one(golden_builds, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_date_never_built_is_refused(golden_builds, tmp_path):
+def test_a_date_without_data_is_refused(golden_builds, tmp_path):
     settings, _ = golden_builds["duckdb"]
-    with pytest.raises(GateRefusal, match="2015-09-20 was never built"):
+    with pytest.raises(GateRefusal) as refusal:
         export_reports(settings, dt.date(2015, 9, 20), tmp_path)
+    assert str(refusal.value) == (
+        "no report for 2015-09-20: no raw events on 2015-09-20 in the data now loaded (raw load 1)"
+    )
     assert list(tmp_path.iterdir()) == []
-
-
-def _record(
-    settings, run_id: str, started: str, window: tuple[str, str] | None, results: list[tuple]
-) -> None:
-    start, end = window or (None, None)
-    with connect(settings) as wh:
-        for gate, test, status in results:
-            wh.execute(
-                "insert into qa.quality_check_runs (invocation_id, pipeline_run_id, run_started_at, target_date, "
-                "window_start_date, window_end_date, gate, test_name, model, status, failures, execution_seconds) "
-                "values (%s, %s, cast(%s as timestamp), cast(%s as date), cast(%s as date), cast(%s as date), "
-                "%s, %s, 'm', %s, %s, 0.1)",
-                (run_id, run_id, started, end, start, end, gate, test, status, 1 if status == "fail" else 0),
-            )
-
-
-ALL_PASS = [(g, f"t_{g}", "pass") for g in report_module.GATES]
-
-
-def test_the_guard_reads_the_latest_run_covering_the_date(golden_builds):
-    settings, _ = golden_builds["duckdb"]
-    with connect(settings) as wh:
-        wh.execute("create table qa.saved_runs as select * from qa.quality_check_runs")
-        wh.execute("delete from qa.quality_check_runs")
-    try:
-        _record(settings, "p1", "2030-01-01 00:00:00", None, ALL_PASS)
-        assert refusal_reasons(settings) == []
-        # a newer run whose window does not hold D does not count
-        _record(
-            settings, "p2", "2030-01-02 00:00:00", ("2015-09-16", "2015-09-17"), [("gate_nulls", "x", "fail")]
-        )
-        assert refusal_reasons(settings) == []
-        # a newer run covering D with one failing test: refused, the gate is named
-        _record(
-            settings,
-            "p3",
-            "2030-01-03 00:00:00",
-            ("2015-09-14", "2015-09-15"),
-            [*ALL_PASS[:2], ("gate_nulls", "t_gate_nulls", "fail"), *ALL_PASS[3:]],
-        )
-        assert refusal_reasons(settings) == ["gate_nulls FAILED: t_gate_nulls on m (fail, 1 failing rows)"]
-        # the same pipeline run retried the failing task later and it passed (latest result per test)
-        _record(
-            settings,
-            "p3",
-            "2030-01-03 00:05:00",
-            ("2015-09-14", "2015-09-15"),
-            [("gate_nulls", "t_gate_nulls", "pass")],
-        )
-        assert refusal_reasons(settings) == []
-        # a run that skipped a gate entirely is not enough
-        _record(settings, "p4", "2030-01-04 00:00:00", ("2015-09-15", "2015-09-15"), ALL_PASS[:4])
-        assert refusal_reasons(settings) == ["gate_kpi_range did not run"]
-    finally:
-        with connect(settings) as wh:
-            wh.execute("delete from qa.quality_check_runs")
-            wh.execute("insert into qa.quality_check_runs select * from qa.saved_runs")
-            wh.execute("drop table qa.saved_runs")
-
-
-def refusal_reasons(settings) -> list[str]:
-    with connect(settings) as wh:
-        return check_gates(wh, D).refusal_reasons()
 
 
 def test_a_failed_gate_refuses_the_report_and_removes_the_old_one(golden_builds, tmp_path):
     settings, target_path = golden_builds["postgres"]
     export_reports(settings, D, tmp_path)
     assert len(list(tmp_path.iterdir())) == 4
-    with connect(settings) as wh:
-        wh.execute("update kpi.mart_rr_funnel_daily set cvr_cart_to_purchase = 2.0 where kpi_date = %s", (D,))
+    with connect(settings) as wh:  # what a defect in the model would produce
+        wh.execute(
+            "update kpi_build.mart_rr_funnel_daily set cvr_cart_to_purchase = 2.0 where kpi_date = %s", (D,)
+        )
     try:
         run = run_dbt(
             settings,
@@ -256,16 +205,21 @@ def test_a_failed_gate_refuses_the_report_and_removes_the_old_one(golden_builds,
             check=False,
         )
         assert not run.ok
-        cli = subprocess.run(
-            [sys.executable, "-m", "exports", "--target-date", D.isoformat(), "--out", str(tmp_path)],
-            env=cli_env(settings),
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
+        cli = run_cli(settings, D.isoformat(), tmp_path)
         assert cli.returncode == 1
-        assert "gate_kpi_range FAILED" in cli.stderr and "cvr_cart_to_purchase" in cli.stderr
+        [line] = cli.stderr.splitlines()
+        assert line.startswith("REFUSED: no report for 2015-09-15: gate_kpi_range FAILED: "), line
+        assert "cvr_cart_to_purchase" in line and "1 failing rows" in line
         assert list(tmp_path.iterdir()) == []
+        # analysts who query schema kpi directly do not see the dates of the failed check either
+        # (a test checks its whole window: 09-14 .. 09-15), while earlier dates stay published
+        published = "select kpi_date from kpi.mart_rr_funnel_daily where kpi_date >= %s order by 1"
+        assert query(settings, published, (dt.date(2015, 9, 12),)) == [
+            (dt.date(2015, 9, 12),),
+            (dt.date(2015, 9, 13),),
+        ]
+        built = "select count(*) from kpi_build.mart_rr_funnel_daily where kpi_date >= %s"
+        assert query(settings, built, (dt.date(2015, 9, 12),)) == [(4,)]
     finally:
         run_dbt(settings, "build", vars={"target_date": D.isoformat()}, target_path=target_path)
     assert query(
@@ -273,41 +227,68 @@ def test_a_failed_gate_refuses_the_report_and_removes_the_old_one(golden_builds,
     ) == [(1 / 3,)]
 
 
-def cli_env(settings) -> dict[str, str]:
-    import os
-
-    return {**os.environ, **settings.dbt_env()}
-
-
-def test_cli_writes_the_reports_and_rejects_bad_dates(golden_builds, tmp_path):
-    settings, _ = golden_builds["duckdb"]
-    ok = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exports",
-            "--target-date",
-            "2015-09-15",
-            "--out",
-            str(tmp_path),
-            "--show-recent",
-            "3",
-        ],
-        env=cli_env(settings),
+def run_cli(settings, target_date: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``python -m exports --target-date ... --out ...`` with the test warehouse's settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "exports", "--target-date", target_date, "--out", str(out), *extra],
+        env={**os.environ, **settings.dbt_env()},
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+
+
+def test_cli_writes_the_reports_and_rejects_bad_dates(golden_builds, tmp_path):
+    settings, _ = golden_builds["duckdb"]
+    ok = run_cli(settings, "2015-09-15", tmp_path, "--show-recent", "3")
     assert ok.returncode == 0, ok.stderr
     assert str(tmp_path / "rr_pipeline_summary_2015-09-15.txt") in ok.stdout
     assert "2015-09-13" in ok.stdout  # the recent days table
-    for bad in ("2015-02-30", "2015-9-15", "yesterday", "2015-09-15'; drop table x; --"):
-        run = subprocess.run(
-            [sys.executable, "-m", "exports", "--target-date", bad, "--out", str(tmp_path / "bad")],
-            env=cli_env(settings),
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
+    for bad in (
+        "2015-02-30",
+        "2015-9-15",
+        "yesterday",
+        "2015-09-15'; drop table x; --",
+        " 2015-09-15",
+        "none",
+        "",
+    ):
+        run = run_cli(settings, bad, tmp_path / "bad")
         assert run.returncode == 2 and "target_date" in run.stderr, (bad, run.stderr)
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_and_no_traceback(golden_builds, tmp_path):
+    settings, _ = golden_builds["duckdb"]
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the reports folder's parent should be\n")
+    out = blocker / "reports"  # cannot be created, even by root
+    cli = run_cli(settings, D.isoformat(), out)
+    assert cli.returncode == 2
+    [line] = cli.stderr.splitlines()
+    assert line == f"error: cannot write the reports of 2015-09-15 to {out}: Not a directory", line
+    assert blocker.read_text().startswith("a file")
+
+
+def test_make_check_shows_certification_and_each_gate(golden_builds, tmp_path):
+    settings, _ = golden_builds["duckdb"]
+    export_reports(settings, D - dt.timedelta(days=1), tmp_path)
+    export_reports(settings, D, tmp_path)
+    check = subprocess.run(
+        [sys.executable, "-m", "exports.pipeline", "check"],
+        cwd=ROOT,
+        env={**os.environ, **settings.dbt_env(), "RR_REPORTS_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    lines = check.stdout.splitlines()
+    assert (
+        "certified  8 of 8 dates with raw events (2015-09-08 .. 2015-09-15): 2015-09-08..2015-09-15" in lines
+    )
+    assert f"reports    2 in {tmp_path}: 2015-09-14..2015-09-15" in lines
+    assert "latest     rr_pipeline_summary_2015-09-15.txt (certified)" in lines
+    assert "  checked by pipeline run" in check.stdout and "window every date" in check.stdout
+    gate_lines = [line.split() for line in lines if line.startswith("  gate_")]
+    assert [g[0] for g in gate_lines] == list(gates())
+    assert all(g[1] in ("PASS", "WARN") and g[2] == g[5] == g[8] for g in gate_lines), gate_lines

@@ -15,6 +15,9 @@ STACK_ENV_FILE ?= .env
 STACK_WAIT_SECONDS ?= 600
 SCALE ?= 0.05
 SEED ?= 42
+DATE ?=
+# values reach the helper through the environment, never pasted into a shell line
+export SCALE SEED DATE
 
 COMPOSE_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 STACK_PY := $(PYTHON) $(COMPOSE_MK_DIR)/stack.py --docker "$(DOCKER)" --env-file "$(STACK_ENV_FILE)"
@@ -25,7 +28,7 @@ up: ## docker-compose stack: build, start, print the Airflow UI address and logi
 
 .PHONY: init
 init: ## docker-compose stack: raw data (generated unless present; SCALE, SEED) into its warehouse
-	@$(STACK_PY) init --scale $(SCALE) --seed $(SEED)
+	@$(STACK_PY) init --scale "$$SCALE" --seed "$$SEED"
 
 .PHONY: down
 down: ## docker-compose stack: stop it (keeps the databases; `make down-volumes` drops them)
@@ -47,4 +50,4 @@ compose-logs: ## docker-compose stack: follow the logs (SERVICE=airflow-schedule
 # with conf {"target_date": DATE} in the airflow-cli container; the reports land in logs/reports/.
 .PHONY: compose-run-dag
 compose-run-dag: ## docker-compose stack: run rr_funnel_daily for DATE=YYYY-MM-DD inside it
-	@$(STACK_PY) run-dag --date "$(DATE)"
+	@$(STACK_PY) run-dag --date "$$DATE"

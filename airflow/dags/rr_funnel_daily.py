@@ -19,7 +19,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
 from cosmos.operators.local import DbtTestLocalOperator
 
-from exports.run_dates import TargetDateError, parse_target_date, previous_kst_day
+from seeds_loader.rules import DateError, gates, parse_date, previous_kst_day
 from seeds_loader.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,11 @@ else:  # pragma: no cover - `make setup` always builds the manifest
     )
     LOAD_METHOD = LoadMode.DBT_LS
 
-# The one date every dbt task and the export work on, resolved (and validated) by the first task.
+# The one date every dbt task and the export work on, resolved (and validated) by the first task,
+# and the window the certification needs, planned once the raw data is loaded.
 TARGET_DATE = "{{ ti.xcom_pull(task_ids='resolve_target_date') }}"
+LOOKBACK_DAYS = "{{ ti.xcom_pull(task_ids='plan_window')['lookback_days'] }}"
+WINDOW_NOTE = "{{ ti.xcom_pull(task_ids='plan_window')['window_note'] }}"
 
 # Non-secret settings with absolute paths: Cosmos runs dbt in a temporary copy of the project,
 # so relative paths must not reach profiles.yml. Secrets (RR_PG_PASSWORD) stay in the worker's
@@ -52,6 +55,8 @@ DBT_ENV = {
     for key, value in SETTINGS.dbt_env().items()
     if key in ("RR_TARGET", "RR_DUCKDB_PATH", "RR_DATA_DIR", "RR_PROJECT_ROOT")
 }
+
+GATES_TEXT = ", ".join(f"`{gate}`" for gate in gates())
 
 DOC_MD = f"""
 ### rr_funnel_daily
@@ -64,13 +69,17 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
    2015-09-18, the last complete day. Any earlier report of D is withdrawn at once: from here
    on the warehouse is rebuilt for D, so a run that fails leaves no report of D looking current.
 2. `load_raw_if_changed`: the four raw files in `RR_DATA_DIR` must be present; each table is
-   reloaded only when its files' sha256 differ from the last load in `raw.raw_rr_load_log`.
-3. `dbt`: every model (incremental by date, window D - lookback_days .. D) followed by its tests;
-   the tests are the five quality gates (`gate_domain`, `gate_integrity`, `gate_nulls`,
-   `gate_rowcount`, `gate_kpi_range`). A failing gate fails its task at once (test tasks have no
-   retries: a retry cannot change the data) and nothing downstream runs.
-4. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
-   `{REPORTS_DIR}` only if every gate passed for D.
+   reloaded only when its files' sha256 differ from the last load in `raw.raw_rr_load_log`; the
+   log names the Asia/Seoul dates a re-delivery changed.
+3. `plan_window`: the dates to rebuild and check, D - 1 .. D, widened back to the first date
+   that is not certified (a re-delivery that changed an older date, an earlier failed run).
+4. `dbt`: every model (incremental by date over that window) followed by its tests; the tests
+   are the quality gates ({GATES_TEXT}).
+   A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
+   runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
+5. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
+   `{REPORTS_DIR}` only if D is certified (every test of every gate checked its numbers, on the
+   raw data now loaded).
 
 Backfill one date: trigger with conf `{{"target_date": "2015-09-18"}}` (or `make run-dag DATE=2015-09-18`).
 """
@@ -88,10 +97,10 @@ def resolve_target_date() -> str:
     context = get_current_context()
     dag_run = context["dag_run"]
     conf = dag_run.conf or {}
-    if "target_date" in conf:
+    if "target_date" in conf:  # present means a date: null, "" or " 2015-09-18" are refused
         try:
-            target_date = parse_target_date(conf["target_date"])
-        except TargetDateError as exc:
+            target_date = parse_date(conf["target_date"], "target_date")
+        except DateError as exc:
             raise AirflowFailException(f"invalid dag_run.conf: {exc}") from None
         log.info("target date %s from dag_run.conf", target_date)
     else:
@@ -118,7 +127,24 @@ def load_raw_if_changed() -> dict[str, str]:
     }
     for name, what in outcome.items():
         log.info("%s: %s", name, what)
+    if report.changes is not None:
+        log.info("load %s changed these Asia/Seoul dates: %s", report.load_id, report.changes.describe())
+        outcome["changed_dates"] = report.changes.describe()
     return outcome
+
+
+@task
+def plan_window(target_date: str) -> dict[str, object]:
+    """The window of the dbt tasks: D - 1 .. D, from the first uncertified date when earlier."""
+    from exports.certification import plan_window as plan
+    from seeds_loader.warehouse import connect
+
+    with connect(load_settings()) as wh:
+        window = plan(wh, dt.date.fromisoformat(target_date))
+    if window.note:
+        log.info("window widened: %s", window.note)
+    log.info("dbt window: %s .. %s", window.start or "the first date", target_date)
+    return {"lookback_days": window.lookback_days, "window_note": window.note or ""}
 
 
 @task
@@ -135,11 +161,29 @@ def export_reports(target_date: str) -> list[str]:
             REPORTS_DIR,
             airflow_run_id=context["run_id"],
         )
-    except GateRefusal as exc:
+    except GateRefusal as exc:  # not certified: a retry cannot change that
         raise AirflowFailException(str(exc)) from None
     for path in result.paths:
         log.info("wrote %s", path)
     return [str(p) for p in result.paths]
+
+
+def _gate_failure_fails_at_once(dbt_task: DbtTestLocalOperator):
+    """Cosmos' result handler of a test task, except that a failed test (a gate saying no) raises
+    AirflowFailException, which Airflow does not retry."""
+    handle = dbt_task.handle_exception_dbt_runner
+
+    def handle_result(result) -> None:
+        outcome = getattr(result, "result", None)
+        failed = [
+            r for r in getattr(outcome, "results", None) or [] if str(getattr(r, "status", "")) == "fail"
+        ]
+        if not result.success and failed:
+            names = ", ".join(r.node.name for r in failed)
+            raise AirflowFailException(f"quality gate failed: {names}")
+        handle(result)
+
+    return handle_result
 
 
 with DAG(
@@ -187,16 +231,25 @@ with DAG(
             env_vars=DBT_ENV,
         ),
         operator_args={
-            "vars": {"target_date": TARGET_DATE, "pipeline_run_id": "{{ run_id }}"},
+            "vars": {
+                "target_date": TARGET_DATE,
+                "lookback_days": LOOKBACK_DAYS,
+                "window_note": WINDOW_NOTE,
+                "pipeline_run_id": "{{ run_id }}",
+            },
             "env": DBT_ENV,
             "append_env": True,
         },
     )
 
     # A failing dbt test is a quality gate saying no: retrying it cannot change the answer and only
-    # holds the run (and `make run-dag`) for retries x retry_delay. Model runs keep their retries.
+    # holds the run (and `make run-dag`) for retries x retry_delay, so it fails the task at once.
+    # Anything else a test task meets (the warehouse busy, the raw data changed under the run) is
+    # retried like a model run.
     for dbt_task in dbt_models.iter_tasks():
         if isinstance(dbt_task, DbtTestLocalOperator):
-            dbt_task.retries = 0
+            dbt_task.handle_exception_dbt_runner = _gate_failure_fails_at_once(dbt_task)
 
-    target_date >> load_raw_if_changed() >> dbt_models >> export_reports(target_date)
+    loaded = load_raw_if_changed()
+    window = plan_window(target_date)
+    target_date >> loaded >> window >> dbt_models >> export_reports(target_date)

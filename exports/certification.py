@@ -1,0 +1,235 @@
+"""Is a date's data certified? The one question the export, the DAG and ``make check`` ask.
+
+The answer is the dbt project's view ``qa.rr_date_certification`` (macros/certification: the
+rule lives there, once). This module only reads it, with what the summary and ``make check``
+show beside it: the tests expected / ran / passed per gate of the verdict that certified the
+date, the pipeline run and window that checked it, and the raw load it describes.
+
+:func:`plan_window` is the other half of the contract: a run for date D must rebuild from the
+first uncertified date (a re-delivery that changed an older date, a failed or partial earlier
+run), or D cannot be certified, since its cohorts and CRM histories read every earlier date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from seeds_loader import rules
+from seeds_loader.warehouse import Warehouse
+
+VIEW = "rr_date_certification"
+
+
+@dataclass(frozen=True)
+class GateCoverage:
+    """One gate's tests for one date, as counted by the verdict."""
+
+    gate: str
+    expected: int
+    ran: int
+    passed: int
+    warned: int
+    failed: int
+    first_failing: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.failed:
+            return "FAIL"
+        if self.ran < self.expected:
+            return "INCOMPLETE"
+        return "WARN" if self.warned else "PASS"
+
+    def describe(self) -> str:
+        """``15 expected / 15 ran / 15 passed`` (+ warnings)."""
+        text = f"{self.expected} expected / {self.ran} ran / {self.passed} passed"
+        return text + (f" ({self.warned} with a warning)" if self.warned else "")
+
+
+@dataclass(frozen=True)
+class Certification:
+    """The certification of one Asia/Seoul date, as the warehouse states it now."""
+
+    date: dt.date
+    certified: bool
+    reason: str | None
+    checked_at: dt.datetime | None = None
+    pipeline_run_id: str | None = None
+    invocation_id: str | None = None
+    raw_load_id: int | None = None
+    raw_loaded_at: dt.datetime | None = None
+    raw_changes: str | None = None
+    window: tuple[dt.date | None, dt.date | None] | None = None
+    window_note: str | None = None
+    gates: list[GateCoverage] = field(default_factory=list)
+    warnings: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+
+    @property
+    def refusal(self) -> str:
+        """The one-line reason a report of this date is refused."""
+        return self.reason or "not certified"
+
+    def window_text(self) -> str:
+        if self.window is None:
+            return "unknown"
+        start, end = self.window
+        if start is None and end is None:
+            text = "every date"
+        else:
+            text = f"{start.isoformat() if start else 'the first date'} .. {end.isoformat() if end else 'the last'}"
+        return text + (f" ({self.window_note})" if self.window_note else "")
+
+
+def _exists(wh: Warehouse, schema: str, name: str) -> bool:
+    return wh.table_exists(schema, name)
+
+
+def _missing(wh: Warehouse, d: dt.date) -> Certification | None:
+    """A refusal when the certification cannot even be asked (nothing loaded or checked yet)."""
+    if not _exists(wh, "raw", "raw_rr_loads") or not _exists(wh, "raw", "raw_rr_date_fingerprints"):
+        return Certification(
+            d,
+            False,
+            "no raw load is recorded in this warehouse: load the raw files with python -m seeds_loader load",
+        )
+    if not _exists(wh, "qa", VIEW):
+        return Certification(
+            d, False, "no dbt run has checked any date yet (qa.rr_date_certification does not exist)"
+        )
+    return None
+
+
+def certification(wh: Warehouse, d: dt.date) -> Certification:
+    """The certification of ``d`` now (see the module doc); never raises for an unknown date."""
+    missing = _missing(wh, d)
+    if missing is not None:
+        return missing
+    rows = wh.query(
+        f"select is_certified, reason, checked_at, checked_by_pipeline_run_id, checked_by_invocation_id, "
+        f"raw_load_id, raw_loaded_at from qa.{VIEW} where kpi_date = %s",
+        (d,),
+    )
+    if not rows:
+        loaded = wh.scalar("select max(load_id) from raw.raw_rr_loads")
+        return Certification(
+            d, False, f"no raw events on {d.isoformat()} in the data now loaded (raw load {loaded})"
+        )
+    is_certified, reason, checked_at, run_id, invocation_id, raw_load_id, raw_loaded_at = rows[0]
+    gates: list[GateCoverage] = []
+    warnings: list[tuple[str, str | None, int | None]] = []
+    window: tuple[dt.date | None, dt.date | None] | None = None
+    note = None
+    if invocation_id is not None:
+        gates = [
+            GateCoverage(gate, int(e), int(r), int(p), int(w), int(f), first)
+            for gate, e, r, p, w, f, first in wh.query(
+                "select gate, tests_expected, tests_ran, tests_passed, tests_warned, tests_failed, "
+                "first_failing_test from qa.rr_date_verdict_gates where invocation_id = %s and kpi_date = %s "
+                "order by gate_order, gate",
+                (invocation_id, d),
+            )
+        ]
+        found = wh.query(
+            "select window_start, window_end, window_note from qa.rr_invocations "
+            "where invocation_id = %s and phase = 'start'",
+            (invocation_id,),
+        )
+        if found:
+            window, note = (found[0][0], found[0][1]), found[0][2]
+        warnings = [
+            (name, model, None if failures is None else int(failures))
+            for name, model, failures in wh.query(
+                "select distinct results.name, results.model, results.failures "
+                "from qa.rr_node_results as results "
+                "where results.pipeline_run_id = %s and results.status = 'warn' "
+                "and (results.window_start is null or results.window_start <= %s) "
+                "and (results.window_end is null or %s <= results.window_end) order by 1, 2, 3",
+                (run_id, d, d),
+            )
+        ]
+    changes = None
+    if raw_load_id is not None:
+        changes = wh.scalar("select changed_dates from raw.raw_rr_loads where load_id = %s", (raw_load_id,))
+    return Certification(
+        date=d,
+        certified=bool(is_certified),
+        reason=reason,
+        checked_at=checked_at,
+        pipeline_run_id=run_id,
+        invocation_id=invocation_id,
+        raw_load_id=None if raw_load_id is None else int(raw_load_id),
+        raw_loaded_at=raw_loaded_at,
+        raw_changes=changes,
+        window=window,
+        window_note=note,
+        gates=gates,
+        warnings=warnings,
+    )
+
+
+def certified_dates(wh: Warehouse) -> list[tuple[dt.date, bool, str | None]]:
+    """(date, certified, reason) of every date of the raw events now loaded, in date order."""
+    if _missing(wh, rules.EPOCH) is not None:
+        return []
+    return [
+        (d, bool(c), r)
+        for d, c, r in wh.query(f"select kpi_date, is_certified, reason from qa.{VIEW} order by 1")
+    ]
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """The dates a run for ``target_date`` must rebuild and check: ``start .. target_date``."""
+
+    target_date: dt.date
+    start: dt.date | None  # None: from the first date (a full rebuild up to target_date)
+    lookback_days: int | None  # the dbt var; None with start None
+    note: str | None  # why the window is wider than asked (None: it is not)
+
+    def dbt_vars(self, **extra: object) -> dict[str, object]:
+        out: dict[str, object] = {"target_date": self.target_date.isoformat()}
+        if self.lookback_days is not None:
+            out["lookback_days"] = self.lookback_days
+        if self.note:
+            out["window_note"] = self.note
+        out.update(extra)
+        return out
+
+
+def plan_window(wh: Warehouse | None, target_date: dt.date, lookback_days: int = 1) -> RunWindow:
+    """The window of a run for ``target_date``: ``target_date - lookback_days .. target_date``,
+    widened back to the first date up to ``target_date`` that is not certified (never built or
+    checked, changed by a raw re-delivery, or left failed or partial by an earlier run)."""
+    asked = target_date - dt.timedelta(days=lookback_days)
+    if wh is None or _missing(wh, target_date) is not None:
+        first = None if wh is None else _first_raw_date(wh)
+        if first is None or first >= asked:
+            return RunWindow(target_date, asked, lookback_days, None)
+        return _widened(target_date, first, "no date has been certified in this warehouse yet")
+    rows = wh.query(
+        f"select kpi_date, reason from qa.{VIEW} where not is_certified and kpi_date < %s "
+        "order by kpi_date limit 1",
+        (asked,),
+    )
+    if not rows:
+        return RunWindow(target_date, asked, lookback_days, None)
+    first, reason = rows[0]
+    return _widened(target_date, first, f"{first.isoformat()} was not certified: {reason}")
+
+
+def _widened(target_date: dt.date, first: dt.date, why: str) -> RunWindow:
+    days = (target_date - first).days
+    return RunWindow(target_date, first, days, f"rebuilt from {first.isoformat()}: {why}"[:900])
+
+
+def _first_raw_date(wh: Warehouse) -> dt.date | None:
+    if not _exists(wh, "raw", "raw_rr_date_fingerprints"):
+        if not _exists(wh, "raw", "raw_rr_events"):
+            return None
+        first_ms = wh.scalar('select min("timestamp") from raw.raw_rr_events')
+        return None if first_ms is None else rules.kst_date(int(first_ms))
+    return wh.scalar(
+        "select min(fp_date) from raw.raw_rr_date_fingerprints where source = 'events' and load_id = "
+        "(select max(load_id) from raw.raw_rr_date_fingerprints where source = 'events')"
+    )
