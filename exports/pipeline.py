@@ -15,12 +15,14 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from exports.certification import RunWindow, certification, certified_dates, plan_window
+from exports.report import read_report_tables, render_csv, report_names
 from seeds_loader import rules
 from seeds_loader.settings import Settings, SettingsError, load_settings
 from seeds_loader.warehouse import WarehouseError, connect
@@ -144,7 +146,8 @@ def _runs(dates: Sequence[dt.date]) -> str:
 def check(settings: Settings, reports_dir: Path) -> int:
     """Is the latest report trustworthy? Certification of every date, the latest report's gates.
 
-    Exit 0 when the newest report's date is certified now; 1 otherwise (or no report yet).
+    Exit 0 when the newest report's date is certified now and its CSVs hold exactly the certified
+    rows (rendered again from schema kpi); 1 otherwise (or no report yet).
     """
     summaries = sorted(reports_dir.glob("rr_pipeline_summary_*.txt"), key=lambda p: p.stat().st_mtime)
     print(f"warehouse  {settings.describe()}")
@@ -164,6 +167,7 @@ def check(settings: Settings, reports_dir: Path) -> int:
                 for p in summaries
             ]
             certs = {d: certification(wh, d) for d in report_dates}
+            latest_tables = read_report_tables(wh, report_dates[-1]) if report_dates else {}
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -193,7 +197,20 @@ def check(settings: Settings, reports_dir: Path) -> int:
     latest, latest_date = summaries[-1], report_dates[-1]
     cert = certs[latest_date]
     print(f"latest     {latest.name} ({'certified' if cert.certified else 'NOT certified now'})")
+    differing = [
+        name
+        for key, name in report_names(latest_date).items()
+        if key in latest_tables
+        and (
+            not (reports_dir / name).exists()
+            or (reports_dir / name).read_bytes() != render_csv(*latest_tables[key])
+        )
+    ]
+    if cert.certified and differing:
+        print(f"  DIFFERS  {', '.join(differing)} no longer match the certified data: export the date again")
+        return 1
     if cert.certified:
+        print(f"  its CSVs match the certified data of {latest_date}")
         print(f"  checked by pipeline run {cert.pipeline_run_id}, window {cert.window_text()}")
         print("  gate              status     tests")
         for gate in cert.gates:
@@ -212,6 +229,8 @@ def _reports_dir(settings: Settings, environ: Mapping[str, str]) -> Path:
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    if hasattr(signal, "SIGPIPE"):  # `make check | head`: stop quietly when the reader goes away
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = argparse.ArgumentParser(prog="python -m exports.pipeline", description=__doc__)
     parser.add_argument(
         "command",

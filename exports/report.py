@@ -44,6 +44,12 @@ from seeds_loader.settings import Settings
 from seeds_loader.warehouse import Warehouse, connect
 
 SEGMENTS = ("cart_abandoner_today", "high_intent_viewer_7d_no_cart", "repeat_buyer")
+# the published table behind each CSV, and the documented row order
+REPORT_TABLES = {
+    "funnel": ("kpi.mart_rr_funnel_daily", "kpi_date"),
+    "cohort": ("kpi.mart_rr_cohort_weekly", "cohort_type, cohort_week, week_index"),
+    "crm": ("kpi.mart_rr_crm_targets_daily", "segment_name, segment_rank"),
+}
 
 # lines of the summary that name the run or the load (they differ between two runs on the same data)
 VOLATILE_SUMMARY_LABELS = (
@@ -300,32 +306,17 @@ def export_reports(
             cert = certification(wh, target_date)
             if not cert.certified:
                 raise GateRefusal(target_date, [cert.refusal])
-            funnel_columns, funnel_rows = wh.query_with_columns(
-                "select * from kpi.mart_rr_funnel_daily where kpi_date = %s", (target_date,)
-            )
-            cohort_columns, cohort_rows = wh.query_with_columns(
-                "select * from kpi.mart_rr_cohort_weekly where kpi_date = %s "
-                "order by cohort_type, cohort_week, week_index",
-                (target_date,),
-            )
-            crm_columns, crm_rows = wh.query_with_columns(
-                "select * from kpi.mart_rr_crm_targets_daily where kpi_date = %s "
-                "order by segment_name, segment_rank",
-                (target_date,),
-            )
-            _require_published(target_date, funnel_rows, cohort_rows)
+            tables = read_report_tables(wh, target_date)
+            _require_published(target_date, tables["funnel"][1], tables["cohort"][1])
             layers = _layer_counts(wh, target_date)
             crm = _crm_sizes(wh, target_date)
 
         csv_files = []
-        for key, columns, rows in (
-            ("funnel", funnel_columns, funnel_rows),
-            ("cohort", cohort_columns, cohort_rows),
-            ("crm", crm_columns, crm_rows),
-        ):
+        for key, (columns, rows) in tables.items():
             data = render_csv(columns, rows)
             path = writer.write(names[key], data)
             csv_files.append(ReportFile(path, len(rows), hashlib.sha256(data).hexdigest()))
+        funnel_columns, funnel_rows = tables["funnel"]
         funnel = dict(zip(funnel_columns, funnel_rows[0], strict=True))
         summary = _render_summary(settings, target_date, cert, funnel, layers, crm, csv_files, airflow_run_id)
         summary_path = writer.write(names["summary"], summary)
@@ -340,6 +331,17 @@ def export_reports(
         raise
     files = [*csv_files, ReportFile(summary_path, None, hashlib.sha256(summary).hexdigest())]
     return ExportResult(target_date, files, cert, funnel)
+
+
+def read_report_tables(wh: Warehouse, target_date: dt.date) -> dict[str, tuple[list[str], list[tuple]]]:
+    """The rows of the three CSVs of ``target_date`` from schema kpi (certified dates only), in
+    the reports' order: {"funnel" | "cohort" | "crm": (columns, rows)}."""
+    return {
+        key: wh.query_with_columns(
+            f"select * from {table} where kpi_date = %s order by {order}", (target_date,)
+        )
+        for key, (table, order) in REPORT_TABLES.items()
+    }
 
 
 def _require_published(target_date: dt.date, funnel_rows: list[tuple], cohort_rows: list[tuple]) -> None:

@@ -274,21 +274,35 @@ def test_make_check_shows_certification_and_each_gate(golden_builds, tmp_path):
     settings, _ = golden_builds["duckdb"]
     export_reports(settings, D - dt.timedelta(days=1), tmp_path)
     export_reports(settings, D, tmp_path)
-    check = subprocess.run(
-        [sys.executable, "-m", "exports.pipeline", "check"],
-        cwd=ROOT,
-        env={**os.environ, **settings.dbt_env(), "RR_REPORTS_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    lines = check.stdout.splitlines()
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "exports.pipeline", "check"],
+            cwd=ROOT,
+            env={**os.environ, **settings.dbt_env(), "RR_REPORTS_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+        )
+
+    good = check()
+    assert good.returncode == 0, good.stdout + good.stderr
+    lines = good.stdout.splitlines()
     assert (
         "certified  8 of 8 dates with raw events (2015-09-08 .. 2015-09-15): 2015-09-08..2015-09-15" in lines
     )
     assert f"reports    2 in {tmp_path}: 2015-09-14..2015-09-15" in lines
     assert "latest     rr_pipeline_summary_2015-09-15.txt (certified)" in lines
-    assert "  checked by pipeline run" in check.stdout and "window every date" in check.stdout
+    assert "  its CSVs match the certified data of 2015-09-15" in lines
+    assert "  checked by pipeline run" in good.stdout and "window every date" in good.stdout
     gate_lines = [line.split() for line in lines if line.startswith("  gate_")]
     assert [g[0] for g in gate_lines] == list(gates())
     assert all(g[1] in ("PASS", "WARN") and g[2] == g[5] == g[8] for g in gate_lines), gate_lines
+    # a report edited after it was written no longer passes for certified numbers
+    funnel = tmp_path / "rr_funnel_daily_2015-09-15.csv"
+    funnel.write_bytes(funnel.read_bytes().replace(b",0.2857,", b",0.3000,"))
+    edited = check()
+    assert edited.returncode == 1
+    assert (
+        "  DIFFERS  rr_funnel_daily_2015-09-15.csv no longer match the certified data: export the date again"
+        in edited.stdout.splitlines()
+    )
