@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from seeds_loader import rules
+from seeds_loader.status import read_raw_status
 from seeds_loader.warehouse import Warehouse
 
 VIEW = "rr_date_certification"
@@ -81,30 +81,22 @@ class Certification:
         return text + (f" ({self.window_note})" if self.window_note else "")
 
 
-def _exists(wh: Warehouse, schema: str, name: str) -> bool:
-    return wh.table_exists(schema, name)
-
-
-def _missing(wh: Warehouse, d: dt.date) -> Certification | None:
-    """A refusal when the certification cannot even be asked (nothing loaded or checked yet)."""
-    if not _exists(wh, "raw", "raw_rr_loads") or not _exists(wh, "raw", "raw_rr_date_fingerprints"):
-        return Certification(
-            d,
-            False,
-            "no raw load is recorded in this warehouse: load the raw files with python -m seeds_loader load",
+def _not_askable(wh: Warehouse) -> str | None:
+    """Why no date can be certified yet (nothing loaded or checked), or None."""
+    if not wh.table_exists("raw", "raw_rr_loads") or not wh.table_exists("raw", "raw_rr_date_fingerprints"):
+        return (
+            "no raw load is recorded in this warehouse: load the raw files with python -m seeds_loader load"
         )
-    if not _exists(wh, "qa", VIEW):
-        return Certification(
-            d, False, "no dbt run has checked any date yet (qa.rr_date_certification does not exist)"
-        )
+    if not wh.table_exists("qa", VIEW):
+        return "no dbt run has checked any date yet (qa.rr_date_certification does not exist)"
     return None
 
 
 def certification(wh: Warehouse, d: dt.date) -> Certification:
     """The certification of ``d`` now (see the module doc); never raises for an unknown date."""
-    missing = _missing(wh, d)
-    if missing is not None:
-        return missing
+    why_not = _not_askable(wh)
+    if why_not is not None:
+        return Certification(d, False, why_not)
     rows = wh.query(
         f"select is_certified, reason, checked_at, checked_by_pipeline_run_id, checked_by_invocation_id, "
         f"raw_load_id, raw_loaded_at from qa.{VIEW} where kpi_date = %s",
@@ -170,7 +162,7 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
 
 def certified_dates(wh: Warehouse) -> list[tuple[dt.date, bool, str | None]]:
     """(date, certified, reason) of every date of the raw events now loaded, in date order."""
-    if _missing(wh, rules.EPOCH) is not None:
+    if _not_askable(wh) is not None:
         return []
     return [
         (d, bool(c), r)
@@ -202,8 +194,9 @@ def plan_window(wh: Warehouse | None, target_date: dt.date, lookback_days: int =
     widened back to the first date up to ``target_date`` that is not certified (never built or
     checked, changed by a raw re-delivery, or left failed or partial by an earlier run)."""
     asked = target_date - dt.timedelta(days=lookback_days)
-    if wh is None or _missing(wh, target_date) is not None:
-        first = None if wh is None else _first_raw_date(wh)
+    if wh is None or _not_askable(wh) is not None:
+        status = None if wh is None else read_raw_status(wh)
+        first = None if status is None else status.first_event_date
         if first is None or first >= asked:
             return RunWindow(target_date, asked, lookback_days, None)
         return _widened(target_date, first, "no date has been certified in this warehouse yet")
@@ -221,15 +214,3 @@ def plan_window(wh: Warehouse | None, target_date: dt.date, lookback_days: int =
 def _widened(target_date: dt.date, first: dt.date, why: str) -> RunWindow:
     days = (target_date - first).days
     return RunWindow(target_date, first, days, f"rebuilt from {first.isoformat()}: {why}"[:900])
-
-
-def _first_raw_date(wh: Warehouse) -> dt.date | None:
-    if not _exists(wh, "raw", "raw_rr_date_fingerprints"):
-        if not _exists(wh, "raw", "raw_rr_events"):
-            return None
-        first_ms = wh.scalar('select min("timestamp") from raw.raw_rr_events')
-        return None if first_ms is None else rules.kst_date(int(first_ms))
-    return wh.scalar(
-        "select min(fp_date) from raw.raw_rr_date_fingerprints where source = 'events' and load_id = "
-        "(select max(load_id) from raw.raw_rr_date_fingerprints where source = 'events')"
-    )

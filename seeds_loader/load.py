@@ -309,13 +309,6 @@ def load(
     )
 
 
-def main(args, settings: Settings) -> int:
-    """``python -m seeds_loader load`` (see :mod:`seeds_loader.load_cli`)."""
-    from seeds_loader.load_cli import main as cli_main
-
-    return cli_main(args, settings)
-
-
 __all__ = [
     "FILES",
     "FILE_NAMES",
@@ -330,5 +323,4 @@ __all__ = [
     "check_file",
     "last_loads",
     "load",
-    "main",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from seeds_loader.rules import kst_date
 from seeds_loader.settings import Settings
-from seeds_loader.warehouse import WarehouseError, connect
+from seeds_loader.warehouse import Warehouse, WarehouseError, connect
 
 
 @dataclass(frozen=True)
@@ -23,15 +23,23 @@ class RawStatus:
         return self.last_event_date - dt.timedelta(days=1)
 
 
+def read_raw_status(wh: Warehouse) -> RawStatus | None:
+    """The raw events' count and Asia/Seoul date range (None: no raw events loaded)."""
+    if not wh.table_exists("raw", "raw_rr_events"):
+        return None
+    count, first_ms, last_ms = wh.query(
+        'select count(*), min("timestamp"), max("timestamp") from raw.raw_rr_events'
+    )[0]
+    if not count:
+        return None
+    return RawStatus(int(count), kst_date(int(first_ms)), kst_date(int(last_ms)))
+
+
 def raw_status(settings: Settings) -> RawStatus:
     with connect(settings, create=False) as wh:
-        if not wh.table_exists("raw", "raw_rr_events"):
-            raise WarehouseError(
-                f"{settings.describe()} has no raw.raw_rr_events: run `python -m seeds_loader load`"
-            )
-        count, first_ms, last_ms = wh.query(
-            'select count(*), min("timestamp"), max("timestamp") from raw.raw_rr_events'
-        )[0]
-    if not count:
-        raise WarehouseError(f"raw.raw_rr_events in {settings.describe()} is empty")
-    return RawStatus(int(count), kst_date(int(first_ms)), kst_date(int(last_ms)))
+        status = read_raw_status(wh)
+    if status is None:
+        raise WarehouseError(
+            f"{settings.describe()} holds no raw events (raw.raw_rr_events): run `python -m seeds_loader load`"
+        )
+    return status

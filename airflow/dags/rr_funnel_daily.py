@@ -1,7 +1,8 @@
 """rr_funnel_daily: the daily RetailRocket KPI run (raw load -> dbt models and gates -> reports).
 
-Parsing this file reads only environment variables (the RR_* warehouse settings) and the dbt
-manifest: no database, no network, no secrets.
+Parsing this file reads only environment variables (the RR_* warehouse settings), the dbt
+manifest and the project's rules (dbt_project.yml vars, for the gate list in the docs): no
+database, no network, no secrets.
 """
 
 from __future__ import annotations

@@ -508,9 +508,10 @@ verdict_dates as (
 
 
 {% macro rr_report_run(results) -%}
-    {#- Prints one line per gate for this invocation's tests, up to five failing rows of each
-        failing test, and the certification of the dates it checked; fails the invocation when
-        the raw data changed under it (a retry can succeed: this is not a gate failure). -#}
+    {#- Prints one line per gate for this invocation's tests, the failing rows on-run-end
+        recorded for each failing test (up to five), and the certification of the dates it
+        checked; fails the invocation when the raw data changed under it (a retry can succeed:
+        this is not a gate failure). -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set tests = [] -%}
     {%- for res in results if res.node.resource_type == 'test' -%}
@@ -519,6 +520,12 @@ verdict_dates as (
     {%- set w = rr_window(true) -%}
     {%- set window_text = 'all dates' if w.end is none else ((w.start.isoformat() if w.start else 'first date') ~ ' .. ' ~ w.end.isoformat()) -%}
     {%- if tests | length > 0 -%}
+        {#- the failing rows on-run-end sampled once and recorded (rr_node_results.sample_rows) -#}
+        {%- set samples = {} -%}
+        {%- set recorded = run_query(
+            "select unique_id, sample_rows from qa.rr_node_results where invocation_id = '"
+            ~ invocation_id ~ "' and status = 'fail' and sample_rows is not null") -%}
+        {%- for row in recorded.rows -%}{%- do samples.update({row[0]: row[1]}) -%}{%- endfor -%}
         {{ log('Quality gates (checked: ' ~ window_text ~ ')', info=True) }}
         {%- for gate in rr_quality_gates() + [none] -%}
             {%- set ns = namespace(total=0, bad=[], warned=0, skipped=0) -%}
@@ -534,12 +541,9 @@ verdict_dates as (
                 {{ log('  ' ~ '%-16s' | format(gate or '(no gate)') ~ '%-8s' | format(verdict) ~ ns.total ~ ' tests: ' ~ (ns.bad | length) ~ ' failed, ' ~ ns.warned ~ ' warned, ' ~ ns.skipped ~ ' skipped (upstream failed)', info=True) }}
                 {%- for res in ns.bad -%}
                     {{ log('      ' ~ (res.status | string | upper) ~ ' ' ~ res.node.name ~ ' on ' ~ (rr_test_model(res.node) or '?') ~ ': ' ~ (res.failures if res.failures is not none else (res.message or '')), info=True) }}
-                    {%- if (res.status | string) == 'fail' and res.node.compiled_code -%}
-                        {%- set sample = run_query('select * from (' ~ res.node.compiled_code ~ ') as failing_rows limit 5') -%}
-                        {%- for row in sample.rows -%}
-                            {{ log('          ' ~ (dict(zip(sample.column_names, row.values())) | string), info=True) }}
-                        {%- endfor -%}
-                    {%- endif -%}
+                    {%- for row in fromjson(samples.get(res.node.unique_id) or '[]') -%}
+                        {{ log('          ' ~ (row | string), info=True) }}
+                    {%- endfor -%}
                 {%- endfor -%}
             {%- endif -%}
         {%- endfor -%}

@@ -274,10 +274,6 @@
 {%- endmacro %}
 
 
-{% macro rr_serialize_ddl() -%}
-    {{ return(adapter.dispatch('rr_serialize_ddl')()) }}
-{%- endmacro %}
-
 {% macro default__rr_serialize_ddl() -%}{%- endmacro %}
 
 {% macro postgres__rr_serialize_ddl() -%}
