@@ -52,7 +52,13 @@ from tests.airflow_support import (
 from tests.golden_data import kst_ms, write_golden_files
 
 D = dt.date(2015, 9, 15)  # the last date of the golden data set
-PLAIN_TASKS = {"resolve_target_date", "load_raw_if_changed", "plan_window", "export_reports"}
+PLAIN_TASKS = {
+    "resolve_target_date",
+    "load_raw_if_changed",
+    "check_raw_freshness",
+    "plan_window",
+    "export_reports",
+}
 SENTINEL_PASSWORD = "Not-For-The-Dag-7f3a9c"  # RR_PG_PASSWORD while the DAG is parsed
 DBT_ENV_KEYS = {"RR_TARGET", "RR_DUCKDB_PATH", "RR_DATA_DIR", "RR_PROJECT_ROOT"}
 VARS_TEMPLATE_CONTEXT_RUN_ID = "scheduled__2015-09-16T00:00:00+00:00"
@@ -285,18 +291,31 @@ def test_one_cosmos_task_per_dbt_node(dag, manifest):
 
 def test_task_order(dag, manifest):
     exp = expected_tasks(manifest)
-    resolve, load, plan, export = (
+    resolve, load, fresh, plan, export = (
         dag.get_task(t)
-        for t in ("resolve_target_date", "load_raw_if_changed", "plan_window", "export_reports")
+        for t in (
+            "resolve_target_date",
+            "load_raw_if_changed",
+            "check_raw_freshness",
+            "plan_window",
+            "export_reports",
+        )
     )
     assert resolve.upstream_task_ids == set()
     assert load.upstream_task_ids == {"resolve_target_date"}
-    assert plan.upstream_task_ids == {"resolve_target_date", "load_raw_if_changed"}
+    assert fresh.upstream_task_ids == {"resolve_target_date", "load_raw_if_changed"}
+    assert plan.upstream_task_ids == {"resolve_target_date", "check_raw_freshness"}
+    assert fresh.retries == 0  # a date the raw data do not cover stays uncovered on a retry
     assert export.get_flat_relative_ids(upstream=False) == set()
     before_export = export.get_flat_relative_ids(upstream=True)
     for task_id in exp.all_dbt:
         upstream = dag.get_task(task_id).get_flat_relative_ids(upstream=True)
-        assert {"resolve_target_date", "load_raw_if_changed", "plan_window"} <= upstream, task_id
+        assert {
+            "resolve_target_date",
+            "load_raw_if_changed",
+            "check_raw_freshness",
+            "plan_window",
+        } <= upstream, task_id
         assert task_id in before_export, task_id
     # a model runs only after its parents passed their gates (their tests, the sources' tests)
     for uid, run_id in exp.model_runs.items():
@@ -487,12 +506,14 @@ def test_parsing_needs_no_database(tmp_path, manifest, record_property):
 class FakeDagRun:
     conf: dict[str, Any] | None
     run_after: dt.datetime
+    run_type: str = "scheduled"
 
 
 def resolve(module: ModuleType, monkeypatch, conf: dict[str, Any] | None, **context: Any) -> str:
     """Call the task's own Python callable with a fake Airflow context."""
     run_after = context.pop("run_after", pendulum.datetime(2026, 1, 1, tz="UTC"))
-    fake = {"dag_run": FakeDagRun(conf, run_after), "run_id": "manual__test", **context}
+    run_type = context.pop("run_type", "scheduled")
+    fake = {"dag_run": FakeDagRun(conf, run_after, run_type), "run_id": "manual__test", **context}
     monkeypatch.setattr(module, "get_current_context", lambda: fake)
     return module.resolve_target_date.function()
 
@@ -557,11 +578,67 @@ def test_malformed_conf_fails_without_retry(duckdb_module, monkeypatch, value, w
     ],
     ids=str,
 )
-@pytest.mark.parametrize(
-    "conf", [None, {}, {"other": "value"}], ids=["conf_none", "conf_empty", "conf_other"]
-)
+@pytest.mark.parametrize("conf", [None, {}], ids=["conf_none", "conf_empty"])
 def test_scheduled_run_reports_on_the_previous_seoul_day(duckdb_module, monkeypatch, logical_date, conf):
     assert resolve(duckdb_module, monkeypatch, conf, logical_date=logical_date) == "2015-09-18"
+
+
+@pytest.mark.parametrize(
+    "conf", [{"target_data": "2015-09-18"}, {"target_date": "2015-09-18", "lookback": 3}]
+)
+def test_an_unknown_conf_key_fails_instead_of_being_ignored(duckdb_module, monkeypatch, conf):
+    """A misspelt key must not quietly run another date (the scheduled one)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(
+        AirflowFailException, match=r"invalid dag_run.conf: unknown key\(s\) (target_data|lookback)"
+    ):
+        resolve(
+            duckdb_module, monkeypatch, conf, logical_date=pendulum.datetime(2015, 9, 19, 9, tz="Asia/Seoul")
+        )
+
+
+def test_a_manual_run_without_a_date_reports_the_last_complete_day_covered(duckdb_module, monkeypatch):
+    """`make run-dag` without DATE: yesterday in Seoul when the raw data cover it, else the last
+    complete day of the data (the rule of seeds_loader/status.py, read from the warehouse)."""
+    import seeds_loader.status as status
+    from tests.golden_data import kst_ms
+
+    historical = status.RawStatus(100, kst_ms("2015-09-01", "10:00:00"), kst_ms("2015-09-15", "21:00:00"))
+    monkeypatch.setattr(status, "read_raw_status", lambda wh: historical)
+    now = pendulum.datetime(2026, 12, 1, 2, 30, tz="UTC")
+    assert resolve(duckdb_module, monkeypatch, {}, run_after=now, run_type="manual") == "2015-09-14"
+    # a scheduled run at the same time reports on yesterday, whatever the data (check_raw_freshness
+    # then says the data do not cover it)
+    assert resolve(duckdb_module, monkeypatch, {}, run_after=now, logical_date=now) == "2026-11-30"
+
+
+def test_dbt_tasks_read_the_warehouse_settings_at_run_time(duckdb_module, postgres_module, monkeypatch):
+    """The RR_PG_* settings reach dbt through the settings layer when the task runs (the defect: a
+    worker whose settings come from .env gave dbt profiles.yml's defaults), never through the DAG."""
+    for module in (duckdb_module, postgres_module):
+        for task in _dbt_tasks(module.dag):
+            assert task._pre_execute_hook is module._warehouse_settings_into_environment, task.task_id
+    # the worker's settings (here: the environment; from .env alike) land in the task's environment
+    monkeypatch.setenv("RR_TARGET", "postgres")
+    monkeypatch.setenv("RR_PG_HOST", "db.example")
+    monkeypatch.setenv("RR_PG_PASSWORD", "from-the-settings-layer")
+    monkeypatch.setenv("RR_PG_DATABASE", "rr_elsewhere")
+    for key in ("RR_PG_PORT", "RR_PG_USER"):
+        monkeypatch.delenv(key, raising=False)
+    import os
+
+    saved = dict(os.environ)
+    try:
+        postgres_module._warehouse_settings_into_environment({})
+        seen = dict(os.environ)
+    finally:  # the hook writes the process environment (a task's own process): undo it here
+        os.environ.clear()
+        os.environ.update(saved)
+    assert seen["RR_PG_HOST"] == "db.example"
+    assert seen["RR_PG_PASSWORD"] == "from-the-settings-layer"
+    assert seen["RR_PG_DATABASE"] == "rr_elsewhere"
+    assert "RR_PG_PORT" in seen and "RR_PG_USER" in seen  # the defaults, set explicitly
 
 
 def test_scheduled_run_near_seoul_midnight(duckdb_module, monkeypatch):

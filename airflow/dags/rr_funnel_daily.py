@@ -48,14 +48,25 @@ TARGET_DATE = "{{ ti.xcom_pull(task_ids='resolve_target_date') }}"
 LOOKBACK_DAYS = "{{ ti.xcom_pull(task_ids='plan_window')['lookback_days'] }}"
 WINDOW_NOTE = "{{ ti.xcom_pull(task_ids='plan_window')['window_note'] }}"
 
-# Non-secret settings with absolute paths: Cosmos runs dbt in a temporary copy of the project,
-# so relative paths must not reach profiles.yml. Secrets (RR_PG_PASSWORD) stay in the worker's
-# own environment, which the dbt tasks inherit, and are never stored with the DAG.
+# Non-secret settings with absolute paths, shown with each dbt task: Cosmos runs dbt in a
+# temporary copy of the project, so relative paths must not reach profiles.yml. The rest (the
+# RR_PG_* server, user and password) never go into a template field, which Airflow would store
+# with the task: `_warehouse_settings_into_environment` reads them at run time from the same
+# settings layer as the loader and the export (the environment, then .env), so dbt always builds
+# and tests the warehouse the other tasks use.
 DBT_ENV = {
     key: value
     for key, value in SETTINGS.dbt_env().items()
     if key in ("RR_TARGET", "RR_DUCKDB_PATH", "RR_DATA_DIR", "RR_PROJECT_ROOT")
 }
+
+
+def _warehouse_settings_into_environment(context) -> None:
+    """pre_execute of every dbt task: the task process's environment gets every RR_* setting, so
+    profiles.yml (env_var) sees the same warehouse as load_settings() (Cosmos' dbt runner reads the
+    process environment: append_env)."""
+    os.environ.update(load_settings().dbt_env())
+
 
 GATES_TEXT = ", ".join(f"`{gate}`" for gate in gates())
 
@@ -67,20 +78,28 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
 1. `resolve_target_date`: the date D the run reports on. `dag_run.conf["target_date"]`
    (a strict `YYYY-MM-DD` real date; anything else fails the run before any dbt task), or the
    Asia/Seoul day before the run's logical date: the 09:00 KST run of 2015-09-19 reports on
-   2015-09-18, the last complete day. Any earlier report of D is withdrawn at once: from here
-   on the warehouse is rebuilt for D, so a run that fails leaves no report of D looking current.
+   2015-09-18. A manual run without a date reports on the last complete day the raw data cover.
+   Any earlier report of D is withdrawn at once: from here on the warehouse is rebuilt for D, so
+   a run that fails leaves no report of D looking current.
 2. `load_raw_if_changed`: the four raw files in `RR_DATA_DIR` must be present; each table is
    reloaded only when its files' sha256 differ from the last load in `raw.raw_rr_load_log`; the
    log names the Asia/Seoul dates a re-delivery changed.
-3. `plan_window`: the dates to rebuild and check, D - 1 .. D, widened back to the first date
+3. `check_raw_freshness`: the raw events must cover D (events after the end of D exist); a date
+   they do not reach fails here, with the date the data end on. The first and last days of the
+   data are partial: a warning. `dbt source freshness` (the dbt group's source task) warns when
+   the last delivery is over 2 days old.
+4. `plan_window`: the dates to rebuild and check, D - 1 .. D, widened back to the first date
    that is not certified (a re-delivery that changed an older date, an earlier failed run).
-4. `dbt`: every model (incremental by date over that window) followed by its tests; the tests
+5. `dbt`: every model (incremental by date over that window) followed by its tests; the tests
    are the quality gates ({GATES_TEXT}).
    A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
    runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
-5. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
+6. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
    `{REPORTS_DIR}` only if D is certified (every test of every gate checked its numbers, on the
    raw data now loaded).
+
+Unpausing starts a run for the last 09:00 KST that has passed (catchup is off), reporting on the
+day before it: on a historical data set it stops in `check_raw_freshness`.
 
 Backfill one date: trigger with conf `{{"target_date": "2015-09-18"}}` (or `make run-dag DATE=2015-09-18`).
 """
@@ -98,12 +117,28 @@ def resolve_target_date() -> str:
     context = get_current_context()
     dag_run = context["dag_run"]
     conf = dag_run.conf or {}
+    unknown = sorted(set(conf) - {"target_date"})
+    if unknown:
+        raise AirflowFailException(
+            f"invalid dag_run.conf: unknown key(s) {', '.join(unknown)}; expected target_date"
+        )
     if "target_date" in conf:  # present means a date: null, "" or " 2015-09-18" are refused
         try:
             target_date = parse_date(conf["target_date"], "target_date")
         except DateError as exc:
             raise AirflowFailException(f"invalid dag_run.conf: {exc}") from None
         log.info("target date %s from dag_run.conf", target_date)
+    elif str(dag_run.run_type).lower().endswith("manual"):
+        # A manual run without a date (`make run-dag`): the date a run started now reports on,
+        # i.e. yesterday in Asia/Seoul, or the last complete day when the raw data end earlier.
+        from seeds_loader.status import read_raw_status
+        from seeds_loader.warehouse import connect
+
+        instant = dag_run.run_after
+        with connect(load_settings()) as wh:
+            status = read_raw_status(wh)
+        target_date = previous_kst_day(instant) if status is None else status.default_report_date(instant)
+        log.info("target date %s: a manual run without conf.target_date, started %s", target_date, instant)
     else:
         instant = context.get("logical_date") or dag_run.run_after
         target_date = previous_kst_day(instant)
@@ -115,7 +150,7 @@ def resolve_target_date() -> str:
 
 @task
 def load_raw_if_changed() -> dict[str, str]:
-    """Freshness check, then the raw load of whatever changed since the last load."""
+    """The raw load of whatever changed since the last load (the four files must be present)."""
     from seeds_loader.load import FILE_NAMES, load
 
     settings = load_settings()
@@ -132,6 +167,39 @@ def load_raw_if_changed() -> dict[str, str]:
         log.info("load %s changed these Asia/Seoul dates: %s", report.load_id, report.changes.describe())
         outcome["changed_dates"] = report.changes.describe()
     return outcome
+
+
+@task(retries=0)
+def check_raw_freshness(target_date: str) -> str:
+    """The raw data must cover the target date (the rule: ``RawStatus.coverage`` in
+    seeds_loader/status.py), and the age of the last delivery is logged (from the load log).
+
+    A date the raw events do not reach fails here, before any dbt task (a retry cannot change
+    it); the first and the last day of the data are partial: a warning, as the volume band gives,
+    and the summary says so. `dbt source freshness` itself runs as the dbt group's source task
+    (``dbt.retailrocket_raw_raw_rr_events.source``): it warns when the last delivery is over 2
+    days old.
+    """
+    from seeds_loader.status import read_raw_status
+    from seeds_loader.warehouse import connect
+
+    settings = load_settings()
+    with connect(settings) as wh:
+        status = read_raw_status(wh)
+        delivered = wh.query(
+            "select max(loaded_at) from raw.raw_rr_load_log where table_name = 'raw_rr_events'"
+        )[0][0]
+    if status is None:
+        raise AirflowFailException(f"no raw events in {settings.describe()}: the load found nothing to load")
+    log.info("last delivery of events.csv loaded at %s UTC", delivered)
+    coverage = status.coverage(dt.date.fromisoformat(target_date))
+    if not coverage.usable:
+        raise AirflowFailException(coverage.message)
+    if coverage.state == "partial":
+        log.warning("raw coverage: %s", coverage.message)
+    else:
+        log.info("raw coverage: %s", coverage.message)
+    return coverage.state
 
 
 @task
@@ -240,6 +308,7 @@ with DAG(
             },
             "env": DBT_ENV,
             "append_env": True,
+            "pre_execute": _warehouse_settings_into_environment,
         },
     )
 
@@ -252,5 +321,6 @@ with DAG(
             dbt_task.handle_exception_dbt_runner = _gate_failure_fails_at_once(dbt_task)
 
     loaded = load_raw_if_changed()
+    covered = check_raw_freshness(target_date)
     window = plan_window(target_date)
-    target_date >> loaded >> window >> dbt_models >> export_reports(target_date)
+    target_date >> loaded >> covered >> window >> dbt_models >> export_reports(target_date)
