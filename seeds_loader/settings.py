@@ -22,6 +22,11 @@ RR_DATA_DIR                data/raw/retailrocket               folder with the f
 RR_WAREHOUSE_WAIT_SECONDS  600                                 how long to wait while another
                                                                process holds the DuckDB file (a
                                                                load, a dbt run, an export)
+RR_AIRFLOW_PORT            8080                                port of the native Airflow's
+                                                               api-server (``make airflow``,
+                                                               always on 127.0.0.1)
+RR_AIRFLOW_DATABASE        <RR_PG_DATABASE>_airflow            the native Airflow's metadata
+                                                               database on the RR_PG_* server
 =========================  ==================================  ==================================
 
 Relative paths are resolved against the project root (``RR_PROJECT_ROOT``, by default the
@@ -32,6 +37,7 @@ directory, including the temporary copies of the dbt project that Cosmos runs in
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +54,8 @@ DEFAULTS: dict[str, str] = {
     "RR_PG_DATABASE": "retailrocket",
     "RR_DATA_DIR": "data/raw/retailrocket",
     "RR_WAREHOUSE_WAIT_SECONDS": "600",
+    "RR_AIRFLOW_PORT": "8080",
+    "RR_AIRFLOW_DATABASE": "",
 }
 
 
@@ -95,6 +103,8 @@ class Settings:
     data_dir: Path
     root: Path
     wait_seconds: float = 600.0
+    airflow_port: int = 8080
+    airflow_database: str = ""
 
     @property
     def pg_conninfo(self) -> str:
@@ -171,6 +181,14 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
     port_text = get("RR_PG_PORT").strip()
     if not port_text.isdigit():
         raise SettingsError(f"RR_PG_PORT must be a port number; got {port_text!r}")
+    airflow_port = get("RR_AIRFLOW_PORT").strip()
+    if not (airflow_port.isdigit() and 0 < int(airflow_port) < 65536):
+        raise SettingsError(f"RR_AIRFLOW_PORT must be a port number; got {airflow_port!r}")
+    airflow_database = get("RR_AIRFLOW_DATABASE").strip() or f"{get('RR_PG_DATABASE')}_airflow"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", airflow_database):
+        raise SettingsError(
+            f"RR_AIRFLOW_DATABASE must be a plain name (letters, digits, _); got {airflow_database!r}"
+        )
     wait_text = get("RR_WAREHOUSE_WAIT_SECONDS").strip()
     try:
         wait_seconds = float(wait_text)
@@ -191,4 +209,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
         data_dir=path("RR_DATA_DIR"),
         root=root,
         wait_seconds=wait_seconds,
+        airflow_port=int(airflow_port),
+        airflow_database=airflow_database,
     )
