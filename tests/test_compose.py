@@ -25,6 +25,7 @@ import stat
 import subprocess
 import sys
 import tomllib
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
@@ -841,7 +842,19 @@ def _write_env(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("target", ["up", "init", "down", "down-volumes", "compose-run-dag", "compose-logs"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "up",
+        "init",
+        "down",
+        "down-volumes",
+        "compose-run-dag",
+        "compose-logs",
+        "compose-check",
+        "compose-psql",
+    ],
+)
 def test_every_target_says_what_is_missing_without_docker(docker_stub, tmp_path: Path, target: str) -> None:
     _write_env(tmp_path)
     result, calls = docker_stub(target, "DATE=2015-09-18", docker=str(tmp_path / "no-such-docker"))
@@ -885,6 +898,8 @@ def test_make_up_creates_env_starts_waits_and_prints_the_login(docker_stub, tmp_
     assert "Airflow UI   http://127.0.0.1:8080" in result.stdout
     assert f"login        user 'admin', password: AIRFLOW_ADMIN_PASSWORD in {env_file}" in result.stdout
     created = env_file.read_text(encoding="utf-8")
+    assert created.splitlines()[-1] == "STACK=compose"  # runs now go to the stack
+    assert "STACK=compose (make run-dag, make check and make logs now go to the stack)" in result.stdout
 
     # A second `make up` keeps the .env it finds.
     result, _ = docker_stub("up", STUB_PORT="0.0.0.0:18080")
@@ -905,14 +920,51 @@ def test_make_up_fails_when_the_api_server_stays_unhealthy(docker_stub, tmp_path
     assert "error: `docker compose up` failed (exit 1)" in result.stderr
 
 
+def test_make_up_fills_the_empty_secrets_of_a_copied_env_example_in_place(
+    docker_stub, tmp_path: Path
+) -> None:
+    """The quickstart: `cp .env.example .env; make up`."""
+    env_file = tmp_path / "stack.env"
+    example = ENV_EXAMPLE.read_text(encoding="utf-8")
+    env_file.write_text(example, encoding="utf-8")
+    env_file.chmod(0o644)
+    result, calls = docker_stub("up")
+    assert result.returncode == 0, result.stderr
+    assert calls[len(PREFLIGHT)] == [*_globals(tmp_path), "up", "--detach", "--build"]
+    names = ", ".join(stack.SECRET_GENERATORS)
+    assert f"{env_file}: filled 7 empty secret(s) with fresh random values: {names}" in result.stdout
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    lines = env_file.read_text(encoding="utf-8").splitlines()
+    before = example.splitlines()
+    # every line as it was, except the seven secrets, and STACK=compose appended
+    assert lines[: len(before)] != before and len(lines) == len(before) + 3
+    assert lines[len(before) :] == [
+        "",
+        "# where `make run-dag`, `make check` and `make logs` go (make up sets it; local: this machine)",
+        "STACK=compose",
+    ]
+    for line, original in zip(lines, before, strict=False):
+        key = original.partition("=")[0]
+        if key in stack.SECRET_GENERATORS:
+            assert original == f"{key}=" and len(line) > len(key) + 30, line
+        else:
+            assert line == original
+    assert stack.check_env(env_file) == []
+    # a second `make up` changes nothing
+    text = env_file.read_text(encoding="utf-8")
+    result, _ = docker_stub("up")
+    assert result.returncode == 0 and "filled" not in result.stdout and "STACK=compose" not in result.stdout
+    assert env_file.read_text(encoding="utf-8") == text
+
+
 def test_make_up_refuses_an_env_file_with_problems(docker_stub, tmp_path: Path) -> None:
     path = _write_env(tmp_path)
     path.write_text(
-        re.sub(r"^AIRFLOW_ADMIN_PASSWORD=.*$", "AIRFLOW_ADMIN_PASSWORD=", path.read_text(), flags=re.M)
+        re.sub(r"^AIRFLOW_ADMIN_PASSWORD=.*$", "AIRFLOW_ADMIN_PASSWORD=p@ss", path.read_text(), flags=re.M)
     )
     result, calls = docker_stub("up")
     assert result.returncode != 0
-    assert "AIRFLOW_ADMIN_PASSWORD is empty; docker-compose.yml requires it" in result.stderr
+    assert "AIRFLOW_ADMIN_PASSWORD may only contain letters, digits and . _ ~ -" in result.stderr
     assert calls == PREFLIGHT
 
 
@@ -951,36 +1003,161 @@ def test_make_init_without_env_file_points_to_make_up(docker_stub, tmp_path: Pat
     assert calls == PREFLIGHT
 
 
-def test_compose_run_dag_runs_dags_test_with_the_target_date(docker_stub, tmp_path: Path) -> None:
-    _write_env(tmp_path)
-    result, calls = docker_stub("compose-run-dag", "DATE=2015-09-18")
-    assert result.returncode == 0, result.stderr
-    g = _globals(tmp_path)
-    assert calls[-1] == [
-        *g,
-        "run",
-        "--rm",
-        "--no-deps",
-        "airflow-cli",
-        "airflow",
-        "dags",
-        "test",
-        "rr_funnel_daily",
-        "2015-09-18",
-        "--conf",
-        '{"target_date": "2015-09-18"}',
-    ]
-    assert "rr_funnel_daily 2015-09-18: done" in result.stdout
+class FakeAirflowApi:
+    """Airflow 3's REST API as far as `make run-dag STACK=compose` uses it, recording each call."""
 
-    result, _ = docker_stub("compose-run-dag", "DATE=2015-09-18", STUB_RC_RUN="1")
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.calls: list[tuple[str, str, Any]] = []
+        self.paused = True
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.final_state = "success"
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                api.calls.append((method, self.path, body))
+                path = urllib.parse.unquote(self.path.split("?")[0])
+                if path == "/auth/token":
+                    ok = body == {"username": "admin", "password": api.password}
+                    return self._answer(
+                        201 if ok else 401, {"access_token": "t0ken"} if ok else {"detail": "no"}
+                    )
+                if self.headers.get("Authorization") != "Bearer t0ken":
+                    return self._answer(401, {"detail": "not authenticated"})
+                if path == "/api/v2/dags/rr_funnel_daily" and method == "GET":
+                    return self._answer(200, {"dag_id": "rr_funnel_daily", "is_paused": api.paused})
+                if path == "/api/v2/dags/rr_funnel_daily" and method == "PATCH":
+                    api.paused = body["is_paused"]
+                    return self._answer(200, {"is_paused": api.paused})
+                if path == "/api/v2/dags/rr_funnel_daily/dagRuns" and method == "POST":
+                    run_id = body.get("dag_run_id") or "manual__2026-12-01T00:00:00+00:00"
+                    if run_id in api.runs:
+                        return self._answer(409, {"detail": "exists"})
+                    api.runs[run_id] = {
+                        "dag_run_id": run_id,
+                        "state": "queued",
+                        "run_type": "manual",
+                        "conf": body["conf"],
+                    }
+                    return self._answer(200, api.runs[run_id])
+                parts = path.split("/")
+                if len(parts) >= 7 and parts[5] == "dagRuns" and parts[6] in api.runs:
+                    run = api.runs[parts[6]]
+                    if len(parts) == 7:
+                        run["state"] = {"queued": "running", "running": api.final_state}.get(
+                            run["state"], run["state"]
+                        )
+                        return self._answer(200, run)
+                    states = (
+                        ["success", "success"] if run["state"] != "failed" else ["failed", "upstream_failed"]
+                    )
+                    tis = [
+                        {"task_id": t, "state": st}
+                        for t, st in zip(["check_raw_freshness", "export_reports"], states, strict=True)
+                    ]
+                    return self._answer(200, {"task_instances": tis})
+                return self._answer(404, {"detail": f"no route {method} {path}"})
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+            def do_PATCH(self) -> None:
+                self._handle("PATCH")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.password = ""
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeAirflowApi]:
+    api = FakeAirflowApi()
+    yield api
+    api.server.shutdown()
+
+
+def test_compose_run_dag_triggers_a_manual_backfill_through_the_rest_api(
+    docker_stub, tmp_path: Path, fake_api
+) -> None:
+    env_file = _write_env(tmp_path)
+    fake_api.password = stack.read_env_file(env_file)["AIRFLOW_ADMIN_PASSWORD"][0]
+    port = f"127.0.0.1:{fake_api.port}"
+    result, calls = docker_stub("compose-run-dag", "DATE=2015-09-18", STUB_PORT=port)
+    assert result.returncode == 0, result.stdout + result.stderr
+    g = _globals(tmp_path)
+    assert calls == [
+        *PREFLIGHT,
+        [*g, "ps", "--status", "running", "--quiet", "postgres"],
+        [*g, "port", "airflow-apiserver", "8080"],
+    ]
+    posts = [(path, body) for method, path, body in fake_api.calls if method in ("POST", "PATCH")]
+    assert posts[1] == ("/api/v2/dags/rr_funnel_daily", {"is_paused": False})  # unpaused to run
+    assert posts[2] == (
+        "/api/v2/dags/rr_funnel_daily/dagRuns",
+        {
+            "logical_date": None,
+            "conf": {"target_date": "2015-09-18"},
+            "dag_run_id": "manual_backfill_2015-09-18",
+        },
+    )
+    assert (
+        "triggered rr_funnel_daily run manual_backfill_2015-09-18 (target_date 2015-09-18)" in result.stdout
+    )
+    assert "run manual_backfill_2015-09-18: success" in result.stdout
+    assert "unpaused rr_funnel_daily" in result.stdout
+
+    # the same date again: a run id of its own; a failed run fails the command
+    fake_api.final_state = "failed"
+    result, _ = docker_stub("compose-run-dag", "DATE=2015-09-18", STUB_PORT=port)
     assert result.returncode != 0
-    assert "error: rr_funnel_daily failed for 2015-09-18 (exit 1)" in result.stderr
+    assert "triggered rr_funnel_daily run manual_backfill_2015-09-18_2" in result.stdout
+    assert (
+        "run manual_backfill_2015-09-18_2: failed; check_raw_freshness failed; 1 task(s) downstream did not run"
+        in (result.stderr)
+    )
+
+    # without a date: a manual run the DAG resolves (the last complete day the raw data cover)
+    fake_api.final_state = "success"
+    result, _ = docker_stub("compose-run-dag", STUB_PORT=port)
+    assert result.returncode == 0, result.stderr
+    assert any(body == {"logical_date": None, "conf": {}} for _, _, body in fake_api.calls if body)
+    assert "(no date: the DAG reports on the last complete day the raw data cover)" in result.stdout
+
+
+def test_compose_run_dag_names_a_refused_login(docker_stub, tmp_path: Path, fake_api) -> None:
+    _write_env(tmp_path)
+    fake_api.password = "another"
+    result, _ = docker_stub("compose-run-dag", "DATE=2015-09-18", STUB_PORT=f"127.0.0.1:{fake_api.port}")
+    assert result.returncode != 0
+    assert (
+        f"error: login as 'admin' at http://127.0.0.1:{fake_api.port}/auth/token refused (HTTP 401)"
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize(
     ("date", "message"),
     [
-        ("", "DATE is required: make run-dag DATE=YYYY-MM-DD STACK=compose"),
         ("2015-9-18", "DATE must be a calendar date written YYYY-MM-DD; got '2015-9-18'"),
         ("20150918", "DATE must be a calendar date written YYYY-MM-DD; got '20150918'"),
         ("2015-02-30", "DATE is not a real calendar date: '2015-02-30'"),

@@ -46,8 +46,14 @@ compose-env: ## docker-compose stack: create .env with fresh random secrets, or 
 compose-logs: ## docker-compose stack: follow the logs (SERVICE=airflow-scheduler for one service)
 	@$(STACK_PY) logs $(SERVICE)
 
-# `make run-dag DATE=YYYY-MM-DD STACK=compose` runs this: `airflow dags test rr_funnel_daily DATE`
-# with conf {"target_date": DATE} in the airflow-cli container; the reports land in logs/reports/.
 .PHONY: compose-run-dag
-compose-run-dag: ## docker-compose stack: run rr_funnel_daily for DATE=YYYY-MM-DD inside it
+compose-run-dag: ## docker-compose stack: trigger rr_funnel_daily in it (DATE=YYYY-MM-DD, default the last complete day) and follow the run
 	@$(STACK_PY) run-dag --date "$$DATE"
+
+.PHONY: compose-check
+compose-check: ## docker-compose stack: the latest report's certification on its warehouse, and the API server's health
+	@$(STACK_PY) check
+
+.PHONY: compose-psql
+compose-psql: ## docker-compose stack: psql on its warehouse
+	@$(STACK_PY) psql

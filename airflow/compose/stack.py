@@ -2,11 +2,17 @@
 
     python3 airflow/compose/stack.py [--docker DOCKER] [--env-file .env] COMMAND
 
-    env                      create .env from .env.example with fresh random secrets, or check it
-    up [--wait-seconds N]    env, build the image, start the stack, wait for the API server, print
-                             the UI address and where the login comes from
+    env                      create .env from .env.example with fresh random secrets, or fill
+                             the empty secrets of the one there is (in place), then check it
+    up [--wait-seconds N]    env, record STACK=compose in .env, build the image, start the stack,
+                             wait for the API server, print the UI address and the login
     init [--scale --seed]    generate the raw data unless present, then load it (airflow-cli)
-    run-dag --date D         `airflow dags test rr_funnel_daily D` with conf {"target_date": D}
+    run-dag [--date D]       trigger rr_funnel_daily in the stack through its REST API and follow
+                             it: run id manual_backfill_D (conf target_date D), or without a date
+                             a manual run of the last complete day the raw data cover
+    check                    `python -m exports.pipeline check` on the stack's warehouse, and the
+                             API server's health
+    psql                     a psql shell on the stack's warehouse
     down [--volumes]         stop the stack (--volumes: also drop the databases and the login)
     logs [SERVICE]           follow the logs
 
@@ -20,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import re
 import secrets
@@ -199,14 +204,80 @@ def check_env(path: Path) -> list[str]:
     return problems
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (a temporary file renamed over it), mode 0600."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def fill_env(path: Path) -> list[str]:
+    """Give every empty (or missing) secret of an existing env file a fresh random value, in place.
+
+    Only those lines change (a missing secret is appended); comments, order and every other value
+    stay as they are, and the file becomes private (0600). Returns the names filled.
+    """
+    text = path.read_text(encoding="utf-8")
+    values = read_env_file(path)
+    filled: list[str] = []
+    lines = text.splitlines()
+    for index, raw in enumerate(lines):
+        key, sep, value = raw.partition("=")
+        name = key.strip().removeprefix("export ").strip()
+        empty = value.strip() in ("", '""', "''")
+        if sep and empty and not raw.lstrip().startswith("#") and name in SECRET_GENERATORS:
+            lines[index] = f"{key}={SECRET_GENERATORS[name]()}"
+            filled.append(name)
+    for name, generate in SECRET_GENERATORS.items():
+        if name not in values:
+            lines.append(f"{name}={generate()}")
+            filled.append(name)
+    if filled:
+        _write_private(path, "\n".join(lines) + "\n")
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return filled
+
+
+def set_env_value(path: Path, key: str, value: str) -> bool:
+    """``key=value`` in the env file (the line replaced, or appended); True when it changed."""
+    values = read_env_file(path)
+    if values.get(key, ("", 0))[0] == value:
+        return False
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if key in values:
+        lines[values[key][1] - 1] = f"{key}={value}"
+    else:
+        lines += [
+            "",
+            "# where `make run-dag`, `make check` and `make logs` go (make up sets it; local: this machine)",
+            f"{key}={value}",
+        ]
+    _write_private(path, "\n".join(lines) + "\n")
+    return True
+
+
 def ensure_env(path: Path, *, create: bool) -> bool:
-    """Create ``path`` when missing (and ``create``), then check it; True when it was created."""
+    """Create ``path`` when missing (and ``create``), or fill its empty secrets, then check it;
+    True when it was created."""
     created = False
     if not path.is_file():
         if not create:
             raise StackError(f"{path} is missing: start the stack with `make up`, which creates it")
         create_env(path)
         created = True
+    elif create:
+        filled = fill_env(path)
+        if filled:
+            print(
+                f"{path}: filled {len(filled)} empty secret(s) with fresh random values: {', '.join(filled)}"
+            )
     problems = check_env(path)
     if problems:
         raise StackError("the stack's settings are not usable:\n  " + "\n  ".join(problems))
@@ -323,6 +394,8 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     stack.preflight()
     if ensure_env(stack.env_file, create=True):
         print(f"created {stack.env_file} from {ENV_EXAMPLE.name} with fresh random secrets")
+    if set_env_value(stack.env_file, "STACK", "compose"):
+        print(f"{stack.env_file}: STACK=compose (make run-dag, make check and make logs now go to the stack)")
     for folder in HOST_FOLDERS:
         (ROOT / folder).mkdir(parents=True, exist_ok=True)
     result = stack.run(stack.compose("up", "--detach", "--build"))
@@ -347,8 +420,9 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     print()
     print(f"Airflow UI   {stack.api_address()}")
     print(f"login        user {admin!r}, password: AIRFLOW_ADMIN_PASSWORD in {stack.env_file}")
-    print("next         make init   (raw data into the stack's warehouse)")
-    print("             make run-dag DATE=2015-09-18 STACK=compose")
+    print("next         make init      (raw data into the stack's warehouse)")
+    print("             make run-dag   (the last complete day; DATE=2015-09-18 for one date)")
+    print("             make check")
     return 0
 
 
@@ -363,11 +437,11 @@ def cmd_init(stack: Stack, args: argparse.Namespace) -> int:
     return 0
 
 
-def target_date(text: str) -> str:
+def target_date(text: str) -> str | None:
     """A strict YYYY-MM-DD calendar date, as the DAG's conf wants it (the project's one date
-    rule, seeds_loader/rules.py, which needs only the standard library)."""
+    rule, seeds_loader/rules.py, which needs only the standard library); empty: None."""
     if not text:
-        raise StackError("DATE is required: make run-dag DATE=YYYY-MM-DD STACK=compose")
+        return None
     sys.path.insert(0, str(ROOT))
     try:
         from seeds_loader.rules import DateError, parse_date
@@ -379,18 +453,65 @@ def target_date(text: str) -> str:
         raise StackError(str(exc)) from None
 
 
+def _rest():
+    """airflow/ops/airflow_rest.py: the REST client the native Airflow's helper uses too."""
+    sys.path.insert(0, str(ROOT / "airflow" / "ops"))
+    try:
+        import airflow_rest
+    finally:
+        sys.path.remove(str(ROOT / "airflow" / "ops"))
+    return airflow_rest
+
+
+def api_client(stack: Stack):
+    values = read_env_file(stack.env_file)
+    admin = values.get("AIRFLOW_ADMIN_USER", ("", 0))[0] or DEFAULT_ADMIN_USER
+    password = values.get("AIRFLOW_ADMIN_PASSWORD", ("", 0))[0]
+    return _rest().AirflowRest(stack.api_address(), admin, password)
+
+
 def cmd_run_dag(stack: Stack, args: argparse.Namespace) -> int:
     date = target_date(args.date)
     stack.preflight()
     ensure_env(stack.env_file, create=False)
     stack.require_running()
-    conf = json.dumps({"target_date": date})
-    dags_test = ("airflow", "dags", "test", DAG_ID, date, "--conf", conf)
-    result = stack.run(stack.compose("run", "--rm", "--no-deps", CLI_SERVICE, *dags_test))
-    if result.returncode != 0:
-        raise StackError(f"{DAG_ID} failed for {date} (exit {result.returncode}); the task logs are above")
-    print(f"{DAG_ID} {date}: done; the reports are in logs/reports/ (mounted from the stack)")
-    return 0
+    rest = _rest()
+    try:
+        code = rest.trigger_and_follow(api_client(stack), date, wait=True, timeout=args.timeout)
+    except rest.RestError as exc:
+        raise StackError(str(exc)) from None
+    if code == 0:
+        print("the reports are in logs/reports/ (mounted from the stack); make check says whether they hold")
+    return code
+
+
+def cmd_check(stack: Stack, args: argparse.Namespace) -> int:
+    stack.preflight()
+    ensure_env(stack.env_file, create=False)
+    stack.require_running()
+    code = stack.run(
+        stack.compose("run", "--rm", "--no-deps", CLI_SERVICE, "python", "-m", "exports.pipeline", "check")
+    ).returncode
+    container = stack.api_health()
+    print(f"airflow    docker-compose stack, {API_SERVICE} {container} at {stack.api_address()}")
+    rest = _rest()
+    try:
+        health = api_client(stack).health()
+    except rest.RestError as exc:
+        print(f"  the API does not answer: {exc}")
+        return 1
+    unhealthy = rest.describe_health(health)
+    return 1 if code != 0 or unhealthy or container != "healthy" else 0
+
+
+def cmd_psql(stack: Stack, args: argparse.Namespace) -> int:
+    stack.preflight()
+    ensure_env(stack.env_file, create=False)
+    stack.require_running()
+    values = read_env_file(stack.env_file)
+    user = values.get("WAREHOUSE_DB_USER", ("", 0))[0] or "retailrocket"
+    database = values.get("RR_PG_DATABASE", ("", 0))[0] or "retailrocket"
+    return stack.run(stack.compose("exec", DB_SERVICE, "psql", "-U", user, "-d", database)).returncode
 
 
 def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
@@ -424,9 +545,14 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--scale", type=float, default=0.05)
     init.add_argument("--seed", type=int, default=42)
     init.set_defaults(func=cmd_init)
-    run_dag = sub.add_parser("run-dag", help=f"airflow dags test {DAG_ID} for one date")
-    run_dag.add_argument("--date", default="", help="YYYY-MM-DD")
+    run_dag = sub.add_parser("run-dag", help=f"trigger {DAG_ID} in the stack and follow the run")
+    run_dag.add_argument("--date", default="", help="YYYY-MM-DD (default: the last complete day covered)")
+    run_dag.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run")
     run_dag.set_defaults(func=cmd_run_dag)
+    sub.add_parser("check", help="the latest report's certification and the API's health").set_defaults(
+        func=cmd_check
+    )
+    sub.add_parser("psql", help="psql on the stack's warehouse").set_defaults(func=cmd_psql)
     down = sub.add_parser("down", help="stop the stack")
     down.add_argument("--volumes", action="store_true", help="also delete the volumes (all data)")
     down.set_defaults(func=cmd_down)
