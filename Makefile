@@ -37,7 +37,7 @@ export SCALE SEED DATE LOOKBACK START END
 
 .PHONY: help
 help: ## list the commands
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------------------------------------
 # setup
@@ -112,20 +112,66 @@ report: setup ## write the reports of DATE=YYYY-MM-DD into logs/reports (refused
 	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline report
 
 .PHONY: run-dag
-run-dag: $(if $(filter compose,$(STACK)),,setup) ## run the DAG for one date: DATE=YYYY-MM-DD (STACK=compose: inside the docker-compose stack)
+run-dag: $(if $(filter compose,$(STACK)),,setup) ## one DAG run: DATE=YYYY-MM-DD (run id manual_backfill_D), default the last complete day; goes to the stack (STACK=compose), the native Airflow (make airflow), else `airflow dags test`
 ifeq ($(STACK),compose)
 	@$(MAKE) compose-run-dag
 else
 	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline run-dag
 endif
 
+.PHONY: run-linux
+run-linux: setup ## the whole pipeline for one date on this machine, no Airflow, no Docker: load what changed, dbt build, reports (DATE, default the last complete day)
+	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline run-linux
+
 .PHONY: backfill
 backfill: setup ## run the DAG for every date from START to END (YYYY-MM-DD), in order, stopping at the first failure
 	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline backfill
 
 .PHONY: check
-check: setup ## is the latest report trustworthy? certification of every date, the latest report's gates
+check: $(if $(filter compose,$(STACK)),,setup) ## is the latest run trustworthy? certification, the latest report's gates, the Airflow's health
+ifeq ($(STACK),compose)
+	@$(MAKE) compose-check
+else
 	@RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline check
+endif
+
+.PHONY: psql
+psql: $(if $(filter compose,$(STACK)),,setup) ## a SQL shell on the warehouse: psql (PostgreSQL, the stack's), the DuckDB CLI or a Python console
+ifeq ($(STACK),compose)
+	@$(MAKE) compose-psql
+else
+	@$(PY) -m exports.pipeline sql
+endif
+
+.PHONY: logs
+logs: ## follow the logs: the stack's (STACK=compose; SERVICE=... for one), else the native Airflow's
+ifeq ($(STACK),compose)
+	@$(MAKE) compose-logs
+else
+	@ls $(AIRFLOW_HOME)/native/*.log >/dev/null 2>&1 || { echo "no Airflow logs yet: start one with make airflow (or make up)"; exit 1; }
+	tail -n 50 -F $(AIRFLOW_HOME)/native/*.log
+endif
+
+# ---------------------------------------------------------------------------------------------
+# a real Airflow without Docker (airflow/ops/native.py)
+# ---------------------------------------------------------------------------------------------
+NATIVE_PY := $(PY) airflow/ops/native.py
+
+.PHONY: airflow
+airflow: setup ## start Airflow natively: api-server (127.0.0.1:RR_AIRFLOW_PORT), scheduler, dag-processor, triggerer; metadata in PostgreSQL
+	@$(NATIVE_PY) up
+
+.PHONY: airflow-down
+airflow-down: setup ## stop the native Airflow (only the processes make airflow started)
+	@$(NATIVE_PY) down
+
+.PHONY: airflow-status
+airflow-status: setup ## the native Airflow's processes and health
+	@$(NATIVE_PY) status
+
+.PHONY: trigger
+trigger: setup ## trigger a run in the native Airflow (REST API, conf target_date) and follow it: DATE=YYYY-MM-DD
+	@$(NATIVE_PY) trigger --date "$$DATE"
 
 # ---------------------------------------------------------------------------------------------
 # the two commands

@@ -24,6 +24,7 @@ from pathlib import Path
 from exports.certification import RunWindow, certification, certified_dates, plan_window
 from exports.report import read_report_tables, render_csv, report_names
 from seeds_loader import rules
+from seeds_loader.raw_files import LoadError
 from seeds_loader.settings import Settings, SettingsError, load_settings
 from seeds_loader.warehouse import WarehouseError, connect
 
@@ -89,6 +90,7 @@ def build(settings: Settings, target_date: dt.date | None, lookback_days: int) -
     """dbt build for one date (window planned for certification) or, without a date, every date."""
     if target_date is None:
         return run_dbt(settings, ["build"])
+    require_coverage(settings, target_date)
     window = window_for(settings, target_date, lookback_days)
     if window.note:
         print(f"window widened: {window.note}", flush=True)
@@ -110,8 +112,34 @@ def ensure_airflow_db(environ: Mapping[str, str]) -> None:
     marker.touch()
 
 
-def run_dag(settings: Settings, target_date: dt.date, reports_dir: Path) -> int:
-    """One DAG run for ``target_date`` through ``airflow dags test`` (conf ``target_date``)."""
+NATIVE = Path(__file__).resolve().parents[1] / "airflow" / "ops" / "native.py"
+
+
+def native_airflow_started(environ: Mapping[str, str]) -> bool:
+    """``make airflow`` left PID files in AIRFLOW_HOME/native: runs go to that Airflow."""
+    home = Path(environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+    return any((home / "native").glob("*.pid"))
+
+
+def default_date(settings: Settings) -> dt.date:
+    """The date a run started now without a date reports on (seeds_loader/status.py)."""
+    from seeds_loader.status import raw_status
+
+    return raw_status(settings).default_report_date(dt.datetime.now(dt.UTC))
+
+
+def run_dag(settings: Settings, target_date: dt.date | None, reports_dir: Path) -> int:
+    """One DAG run: in the native Airflow when `make airflow` runs it (a manual backfill named
+    ``manual_backfill_<D>``), else through ``airflow dags test`` on this machine."""
+    if native_airflow_started(os.environ):
+        command = [sys.executable, str(NATIVE), "trigger"]
+        if target_date is not None:
+            command += ["--date", target_date.isoformat()]
+        print("$ " + " ".join(command), flush=True)
+        return subprocess.run(command, check=False).returncode
+    if target_date is None:
+        target_date = default_date(settings)
+        print(f"no DATE: the last complete day the raw data cover, {target_date}", flush=True)
     ensure_airflow_db(os.environ)
     conf = json.dumps({"target_date": target_date.isoformat()})
     command = [str(AIRFLOW), "dags", "test", DAG_ID, "--conf", conf]
@@ -122,6 +150,76 @@ def run_dag(settings: Settings, target_date: dt.date, reports_dir: Path) -> int:
         print(f"error: no report for {target_date}: see the task logs above", file=sys.stderr)
         return 1
     return code
+
+
+def require_coverage(settings: Settings, target_date: dt.date) -> None:
+    """The raw data must cover the date (RawStatus.coverage); a partial day is a warning."""
+    from seeds_loader.status import raw_status
+
+    coverage = raw_status(settings).coverage(target_date)
+    if not coverage.usable:
+        raise InputError(coverage.message)
+    if coverage.state != "complete":
+        print(f"warning: {coverage.message}", flush=True)
+
+
+def run_linux(settings: Settings, target_date: dt.date | None, reports_dir: Path) -> int:
+    """The whole pipeline for one date on this machine, no Airflow: the raw load of what changed,
+    the coverage rule, dbt build of the window the certification needs, the reports."""
+    from exports.__main__ import main as export_main
+    from seeds_loader.load import load
+
+    report = load(settings, only_changed=True, progress=False)
+    for name, f in report.files.items():
+        print(f"{name}: {'unchanged' if f.skipped else f'loaded {f.rows} rows'}", flush=True)
+    if target_date is None:
+        target_date = default_date(settings)
+        print(f"no DATE: the last complete day the raw data cover, {target_date}", flush=True)
+    require_coverage(settings, target_date)
+    code = build(settings, target_date, 1)
+    if code != 0:
+        return code
+    return export_main(["--target-date", target_date.isoformat(), "--out", str(reports_dir)])
+
+
+def sql_shell(settings: Settings) -> int:
+    """A SQL shell on the warehouse: psql for PostgreSQL; for DuckDB its CLI when installed (read
+    only, so a shell left open does not hold the writer's lock), else a Python console."""
+    import shutil
+
+    if settings.target == "postgres":
+        psql = shutil.which("psql")
+        if psql is None:
+            raise InputError("psql is not installed (Debian: apt-get install postgresql-client)")
+        env = {
+            **os.environ,
+            "PGHOST": settings.pg_host,
+            "PGPORT": str(settings.pg_port),
+            "PGUSER": settings.pg_user,
+            "PGDATABASE": settings.pg_database,
+        }
+        if settings.pg_password:
+            env["PGPASSWORD"] = settings.pg_password
+        os.execve(psql, [psql], env)
+    path = settings.duckdb_path
+    if not path.exists():
+        raise InputError(f"{path} does not exist yet: make demo (or make load)")
+    cli = shutil.which("duckdb")
+    if cli is not None:
+        os.execv(cli, [cli, "-readonly", str(path)])
+    import code
+
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    banner = (
+        f"DuckDB {duckdb.__version__} on {path} (read only; the duckdb CLI is not installed)\n"
+        '  con.sql("select * from kpi.mart_rr_funnel_daily order by kpi_date desc limit 5").show()\n'
+        "  schemas: raw, staging, mart, kpi_build, kpi (certified dates only), qa; Ctrl-D to leave"
+    )
+    code.interact(banner=banner, local={"con": con, "duckdb": duckdb}, exitmsg="")
+    con.close()
+    return 0
 
 
 def backfill(settings: Settings, start: dt.date, end: dt.date, reports_dir: Path) -> int:
@@ -234,19 +332,23 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(prog="python -m exports.pipeline", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["build", "report", "demo", "check", "run-dag", "backfill"],
+        choices=["build", "report", "demo", "check", "run-dag", "run-linux", "sql", "backfill"],
         help="build: dbt build (DATE, LOOKBACK); report: the reports of DATE; demo: build and report "
         "the last complete day; check: certification and latest reports; run-dag: one DAG run for "
-        "DATE (airflow dags test); backfill: one DAG run per date from START to END",
+        "DATE (the native Airflow when it runs, else airflow dags test); run-linux: load, build and "
+        "report DATE without Airflow; sql: a SQL shell on the warehouse; backfill: one DAG run per "
+        "date from START to END",
     )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
         reports_dir = _reports_dir(settings, environ)
         if args.command == "run-dag":
-            target_date = env_date("DATE", environ, required=True)
-            assert target_date is not None
-            return run_dag(settings, target_date, reports_dir)
+            return run_dag(settings, env_date("DATE", environ, required=False), reports_dir)
+        if args.command == "run-linux":
+            return run_linux(settings, env_date("DATE", environ, required=False), reports_dir)
+        if args.command == "sql":
+            return sql_shell(settings)
         if args.command == "backfill":
             start = env_date("START", environ, required=True)
             end = env_date("END", environ, required=True)
@@ -275,8 +377,13 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
                 ["--target-date", day.isoformat(), "--out", str(reports_dir), "--show-recent", "7"]
             )
         if args.command == "check":
-            return check(settings, reports_dir)
-    except (InputError, SettingsError, WarehouseError) as exc:
+            code = check(settings, reports_dir)
+            if native_airflow_started(environ):  # `make airflow` runs here: its health too
+                code = max(
+                    code, subprocess.run([sys.executable, str(NATIVE), "status"], check=False).returncode
+                )
+            return code
+    except (InputError, SettingsError, WarehouseError, LoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     raise AssertionError(args.command)
