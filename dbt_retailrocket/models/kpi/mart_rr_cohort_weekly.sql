@@ -87,7 +87,7 @@ cohort_grid as (
     from cohort_sizes
     inner join week_offsets
         on {{ rr_add_days('cohort_sizes.cohort_week', '7 * week_offsets.week_index') }}
-            <= {{ rr_week_start('cohort_sizes.kpi_date') }}
+        <= {{ rr_week_start('cohort_sizes.kpi_date') }}
 
 ),
 
@@ -101,7 +101,9 @@ final as (
         cohort_grid.activity_week,
         cast(cohort_grid.cohort_size as bigint) as cohort_size,
         cast(coalesce(active_visitors.active_visitors, 0) as bigint) as active_visitors,
-        {{ rr_ratio('coalesce(active_visitors.active_visitors, 0)', 'cohort_grid.cohort_size') }} as retention_rate
+        {{ rr_ratio(
+            'coalesce(active_visitors.active_visitors, 0)', 'cohort_grid.cohort_size'
+        ) }} as retention_rate
     from cohort_grid
     left join active_visitors
         on cohort_grid.kpi_date = active_visitors.kpi_date

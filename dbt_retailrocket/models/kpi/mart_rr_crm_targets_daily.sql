@@ -156,7 +156,7 @@ ranked as (
         *,
         row_number() over (
             partition by kpi_date, segment_name
-            order by evidence_strength desc, visitor_id
+            order by evidence_strength desc, visitor_id asc
         ) as segment_rank,
         count(*) over (partition by kpi_date, segment_name) as segment_size_before_cap
     from qualified
@@ -214,7 +214,7 @@ focus_items as (
             *,
             row_number() over (
                 partition by kpi_date, segment_name, visitor_id
-                order by preference, item_event_at_kst desc, item_id desc
+                order by preference asc, item_event_at_kst desc, item_id desc
             ) as focus_rank
         from focus_item_candidates
     ) as ranked_focus_items

@@ -76,8 +76,8 @@ final as (
         event_date,
         raw_row_count,
         cast(visitor_id as {{ dbt.type_string() }})
-            || '-' || {{ rr_format_date_compact('event_date') }}
-            || '-' || cast(cast(session_number as bigint) as {{ dbt.type_string() }}) as session_id
+        || '-' || {{ rr_format_date_compact('event_date') }}
+        || '-' || cast(cast(session_number as bigint) as {{ dbt.type_string() }}) as session_id
     from numbered_sessions
 
 )

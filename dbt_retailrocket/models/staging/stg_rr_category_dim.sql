@@ -28,7 +28,9 @@ category_tree as (
         child.parentid as parent_id,
         parent.root_category_id,
         parent.depth + 1 as depth,
-        cast(parent.path || '/' || cast(child.categoryid as {{ dbt.type_string() }}) as {{ dbt.type_string() }}) as path
+        cast(
+            parent.path || '/' || cast(child.categoryid as {{ dbt.type_string() }}) as {{ dbt.type_string() }}
+        ) as path
     from raw_rr_category_tree as child
     inner join category_tree as parent
         on child.parentid = parent.category_id

@@ -110,7 +110,9 @@ final as (
         category_id,
         is_available,
         known_date as valid_from_date,
-        {{ rr_add_days('lead(known_date) over (partition by item_id order by known_date)', '-1') }} as valid_to_date
+        {{ rr_add_days(
+            'lead(known_date) over (partition by item_id order by known_date)', '-1'
+        ) }} as valid_to_date
     from changes
     where state_number = 1
         or category_id is distinct from previous_category_id

@@ -28,7 +28,7 @@ session_flags as (
 recount as (
 
     select
-        session_flags.event_date as kpi_date,
+        event_date as kpi_date,
         count(*) as sessions,
         sum(has_view) as sessions_with_view,
         sum(has_cart) as sessions_with_cart,
@@ -67,6 +67,8 @@ compared as (
         funnel.sessions as funnel_sessions,
         recount.sessions as recounted_sessions,
         funnel.cvr_session_to_purchase,
+        -- a table of checks, one per line, wider than the usual limit
+        -- noqa: disable=LT05
         case
             when funnel.kpi_date is null or recount.kpi_date is null or event_recount.kpi_date is null then 'date missing on one side'
             when funnel.visitors <> event_recount.visitors then 'visitors'
@@ -83,6 +85,7 @@ compared as (
             when {{ rr_rate_differs('funnel.cvr_view_to_cart', 'recount.sessions_with_view_and_cart', 'recount.sessions_with_view') }} then 'cvr_view_to_cart'
             when {{ rr_rate_differs('funnel.cvr_cart_to_purchase', 'recount.sessions_with_cart_and_purchase', 'recount.sessions_with_cart') }} then 'cvr_cart_to_purchase'
         end as first_mismatch
+        -- noqa: enable=LT05
     from funnel
     full outer join recount
         on funnel.kpi_date = recount.kpi_date

@@ -6,7 +6,9 @@ with
 
 staged as (
 
-    select event_date, count(*) as staged_events
+    select
+        event_date,
+        count(*) as staged_events
     from {{ ref('stg_rr_events') }}
     where {{ rr_date_filter('event_date', true) }}
     group by 1
@@ -15,7 +17,9 @@ staged as (
 
 facts as (
 
-    select event_date, count(*) as fact_events
+    select
+        event_date,
+        count(*) as fact_events
     from {{ ref('fact_rr_events') }}
     where {{ rr_date_filter('event_date', true) }}
     group by 1

@@ -16,9 +16,10 @@ raw_per_date as (
             {{ rr_epoch_ms_to_kst_date('"timestamp"') }} as event_date,
             case
                 when row_number() over (
-                    partition by "timestamp", visitorid, event, itemid, transactionid
-                    order by "timestamp"
-                ) = 1 then 1
+                        partition by "timestamp", visitorid, event, itemid, transactionid
+                        order by "timestamp"
+                    ) = 1
+                then 1
             end as distinct_key
         from {{ source('retailrocket_raw', 'raw_rr_events') }}
         where {{ rr_epoch_ms_filter('"timestamp"', true) }}
