@@ -1,0 +1,166 @@
+"""The operator's commands besides the DAG: the original project's Make targets, `make run-linux`
+(the whole pipeline for one date without Airflow), `make psql` on DuckDB, and the native Airflow
+helper's refusals (it never touches a process it did not start)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exports.report import report_names
+from seeds_loader.warehouse import connect
+from tests.airflow_support import ROOT, subprocess_env, warehouse_env
+from tests.golden_data import write_golden_files
+
+NATIVE = ROOT / "airflow" / "ops" / "native.py"
+
+
+def _make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in (env or os.environ).items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_the_original_projects_targets_exist() -> None:
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", _make("help").stdout)
+    listed = set(re.findall(r"(?m)^\s+([a-z][a-z-]*)\s", plain))
+    original = {"up", "init", "run-dag", "check", "run-linux", "psql", "logs", "fmt", "lint", "down"}
+    native = {"airflow", "airflow-down", "airflow-status", "trigger"}
+    assert original | native <= listed, (original | native) - listed
+
+
+def _pipeline(command: str, env: dict[str, str], **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exports.pipeline", command],
+        cwd=ROOT,
+        env={**env, **extra},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_run_linux_runs_one_date_and_refuses_a_date_the_data_do_not_cover(
+    make_settings, tmp_path: Path
+) -> None:
+    settings = make_settings("duckdb")
+    write_golden_files(settings.data_dir)
+    reports = tmp_path / "reports"
+    env = subprocess_env(warehouse_env(settings, reports))
+
+    done = _pipeline("run-linux", env, DATE="2015-09-14")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "events.csv: loaded" in done.stdout
+    written = sorted(p.name for p in reports.iterdir())
+    assert written == sorted(report_names(dt.date(2015, 9, 14)).values())
+    summary = (reports / "rr_pipeline_summary_2015-09-14.txt").read_text()
+    assert "CERTIFIED" in summary
+
+    with connect(settings, create=False) as wh:
+        invocations = wh.scalar("select count(*) from qa.rr_invocations")
+    refused = _pipeline("run-linux", env, DATE="2015-09-20")
+    assert refused.returncode == 2
+    assert "events.csv: unchanged" in refused.stdout  # the load of what changed ran first
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: the raw data ends on 2015-09-15 (the raw events run from ")
+    )
+    assert "nothing covers 2015-09-20" in refused.stderr
+    assert sorted(p.name for p in reports.iterdir()) == written  # nothing else written
+    with connect(settings, create=False) as wh:
+        assert wh.scalar("select count(*) from qa.rr_invocations") == invocations  # no dbt run
+
+    # the last day of the golden data is partial: a warning, and the run goes on
+    partial = _pipeline("run-linux", env, DATE="2015-09-15")
+    assert partial.returncode == 0, partial.stdout[-3000:] + partial.stderr[-3000:]
+    assert "warning: 2015-09-15 is the last day of the raw data and partial" in partial.stdout
+
+    # make psql on DuckDB without its CLI: a read-only Python console on the warehouse
+    shell = subprocess.run(
+        [sys.executable, "-m", "exports.pipeline", "sql"],
+        cwd=ROOT,
+        env={**env, "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin"},
+        input='print("events", con.sql("select count(*) from raw.raw_rr_events").fetchall()[0][0])\n',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    with connect(settings, create=False) as wh:
+        events = wh.scalar("select count(*) from raw.raw_rr_events")
+    assert f"events {events}" in shell.stdout, shell.stdout + shell.stderr
+    assert "read only" in shell.stderr  # the banner
+
+
+def _native(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(NATIVE), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_native_airflow_never_signals_a_process_it_did_not_start(tmp_path: Path) -> None:
+    """A PID file whose PID now belongs to another process (the PID was reused) is not ours."""
+    home = tmp_path / "airflow_home"
+    env = subprocess_env({"AIRFLOW_HOME": str(home), "RR_AIRFLOW_DATABASE": "rr_never_created_airflow"})
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    try:
+        (home / "native").mkdir(parents=True)
+        for name in ("api-server", "scheduler"):
+            (home / "native" / f"{name}.pid").write_text(f"{bystander.pid} 1\n")  # wrong start time
+        status = _native(env, "status")
+        assert status.returncode == 1
+        assert (
+            "api-server      NOT RUNNING" in status.stdout and "start it with `make airflow`" in status.stdout
+        )
+        trigger = _native(env, "trigger", "--date", "2015-09-18")
+        assert trigger.returncode == 1
+        assert "error: the native Airflow is not running: start it with `make airflow`" in trigger.stderr
+        down = _native(env, "down")
+        assert down.returncode == 0 and "Airflow (native) is not running" in down.stdout
+        assert bystander.poll() is None  # still alive: not signalled
+        assert not list((home / "native").glob("*.pid"))  # the stale PID files are gone
+        bad = _native(env, "trigger", "--date", "2015-02-30")
+        assert bad.returncode == 1 and "DATE is not a real calendar date: '2015-02-30'" in bad.stderr
+    finally:
+        os.killpg(bystander.pid, signal.SIGKILL)
+        bystander.wait()
+
+
+def test_native_airflow_refuses_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        env = subprocess_env(
+            {
+                "AIRFLOW_HOME": str(tmp_path / "home"),
+                "RR_AIRFLOW_PORT": str(port),
+                "RR_AIRFLOW_DATABASE": "rr_x_airflow",
+            }
+        )
+        up = _native(env, "up")
+    assert up.returncode == 1
+    assert (
+        f"error: 127.0.0.1:{port} is in use by another program: stop it, or set RR_AIRFLOW_PORT" in up.stderr
+    )
+    assert not (tmp_path / "home" / "native").exists() or not list(
+        (tmp_path / "home" / "native").glob("*.pid")
+    )
