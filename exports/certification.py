@@ -173,16 +173,16 @@ class GateTestResult:
 def gate_test_results(wh: Warehouse, cert: Certification) -> list[GateTestResult]:
     """Each gate test of the verdict that certified ``cert.date`` (the tests its gates count)
     with the result it counted: the latest result covering the date, of a dbt invocation that
-    finished on unchanged raw data at least as new as the date's, up to the certifying one.
+    finished on unchanged raw data at least as new as the date's before the verdict was evaluated.
     For a certified date this is the result the verdict counted (macros/certification: a later
     rebuild of a model the test reads, or a newer raw load, would have uncertified the date).
     In gate order, then by test name. Empty when the date was never checked."""
-    if cert.invocation_id is None or cert.raw_load_id is None:
+    if cert.invocation_id is None or cert.raw_load_id is None or cert.checked_at is None:
         return []
     rows = wh.query(
         """
         with certifying as (
-            select recorded_at, catalog_id from qa.rr_invocations
+            select catalog_id from qa.rr_invocations
             where invocation_id = %s and phase = 'start'
         ),
         gate_tests as (
@@ -200,7 +200,8 @@ def gate_test_results(wh: Warehouse, cert: Certification) -> list[GateTestResult
             where starts.phase = 'start'
                 and ends.raw_load_id = starts.raw_load_id
                 and starts.raw_load_id >= %s
-                and starts.recorded_at <= certifying.recorded_at
+                -- finished when the verdict was evaluated (parallel invocations of a DAG run too)
+                and (starts.invocation_id = %s or ends.recorded_at <= %s)
                 and (starts.window_start is null or starts.window_start <= %s)
                 and (starts.window_end is null or %s <= starts.window_end)
         ),
@@ -220,7 +221,7 @@ def gate_test_results(wh: Warehouse, cert: Certification) -> list[GateTestResult
         from gate_tests
         left join ranked on ranked.unique_id = gate_tests.unique_id and ranked.recency = 1
         """,
-        (cert.invocation_id, cert.raw_load_id, cert.date, cert.date),
+        (cert.invocation_id, cert.raw_load_id, cert.invocation_id, cert.checked_at, cert.date, cert.date),
     )
     order = {gate.gate: i for i, gate in enumerate(cert.gates)}
     results = [
