@@ -171,57 +171,16 @@ class GateTestResult:
 
 
 def gate_test_results(wh: Warehouse, cert: Certification) -> list[GateTestResult]:
-    """Each gate test of the verdict that certified ``cert.date`` (the tests its gates count)
-    with the result it counted: the latest result covering the date, of a dbt invocation that
-    finished on unchanged raw data at least as new as the date's before the verdict was evaluated.
-    For a certified date this is the result the verdict counted (macros/certification: a later
-    rebuild of a model the test reads, or a newer raw load, would have uncertified the date).
-    In gate order, then by test name. Empty when the date was never checked."""
-    if cert.invocation_id is None or cert.raw_load_id is None or cert.checked_at is None:
+    """Each gate test of the verdict that certified ``cert.date``, with the result that verdict
+    counted, as the dbt project recorded it (``qa.rr_date_verdict_tests``, written with the
+    verdict by macros/certification: the one place that decides which result counts). In gate
+    order, then by test name. Empty when the date was never checked."""
+    if cert.invocation_id is None:
         return []
     rows = wh.query(
-        """
-        with certifying as (
-            select catalog_id from qa.rr_invocations
-            where invocation_id = %s and phase = 'start'
-        ),
-        gate_tests as (
-            select catalog.unique_id, catalog.name, catalog.gate
-            from qa.rr_catalog as catalog
-            inner join certifying on certifying.catalog_id = catalog.catalog_id
-            where catalog.kind = 'gate_test'
-        ),
-        finished as (
-            select starts.invocation_id
-            from qa.rr_invocations as starts
-            inner join qa.rr_invocations as ends
-                on ends.invocation_id = starts.invocation_id and ends.phase = 'end'
-            cross join certifying
-            where starts.phase = 'start'
-                and ends.raw_load_id = starts.raw_load_id
-                and starts.raw_load_id >= %s
-                -- finished when the verdict was evaluated (parallel invocations of a DAG run too)
-                and (starts.invocation_id = %s or ends.recorded_at <= %s)
-                and (starts.window_start is null or starts.window_start <= %s)
-                and (starts.window_end is null or %s <= starts.window_end)
-        ),
-        ranked as (
-            select
-                results.unique_id,
-                results.status,
-                results.failures,
-                row_number() over (partition by results.unique_id order by results.started_at desc) as recency
-            from qa.rr_node_results as results
-            inner join finished on finished.invocation_id = results.invocation_id
-            where results.resource_type = 'test'
-                and results.status in ('pass', 'warn', 'fail', 'error')
-                and results.unique_id in (select unique_id from gate_tests)
-        )
-        select gate_tests.gate, gate_tests.name, ranked.status, ranked.failures
-        from gate_tests
-        left join ranked on ranked.unique_id = gate_tests.unique_id and ranked.recency = 1
-        """,
-        (cert.invocation_id, cert.raw_load_id, cert.invocation_id, cert.checked_at, cert.date, cert.date),
+        "select gate, test_name, status, failures from qa.rr_date_verdict_tests "
+        "where invocation_id = %s and kpi_date = %s",
+        (cert.invocation_id, cert.date),
     )
     order = {gate.gate: i for i, gate in enumerate(cert.gates)}
     results = [
