@@ -160,6 +160,37 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
     )
 
 
+@dataclass(frozen=True)
+class GateTestResult:
+    """One gate test's result that the certification of a date counted."""
+
+    gate: str
+    name: str
+    status: str | None  # pass / warn / fail / error; None: no result covers the date
+    failures: int | None
+
+
+def gate_test_results(wh: Warehouse, cert: Certification) -> list[GateTestResult]:
+    """Each gate test of the verdict that certified ``cert.date``, with the result that verdict
+    counted, as the dbt project recorded it (``qa.rr_date_verdict_tests``, written with the
+    verdict by macros/certification: the one place that decides which result counts). In gate
+    order, then by test name. Empty when the date was never checked."""
+    if cert.invocation_id is None:
+        return []
+    rows = wh.query(
+        "select gate, test_name, status, failures from qa.rr_date_verdict_tests "
+        "where invocation_id = %s and kpi_date = %s",
+        (cert.invocation_id, cert.date),
+    )
+    order = {gate.gate: i for i, gate in enumerate(cert.gates)}
+    results = [
+        GateTestResult(gate, name, status, None if failures is None else int(failures))
+        for gate, name, status, failures in rows
+    ]
+    # sorted here, not in SQL: the warehouses' text collations differ
+    return sorted(results, key=lambda r: (order.get(r.gate, len(order)), r.gate, r.name))
+
+
 def certified_dates(wh: Warehouse) -> list[tuple[dt.date, bool, str | None]]:
     """(date, certified, reason) of every date of the raw events now loaded, in date order."""
     if _not_askable(wh) is not None:

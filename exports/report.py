@@ -2,13 +2,18 @@
 
 ``export_reports(settings, date(2015, 9, 17))`` writes into the output folder:
 
-- ``rr_funnel_daily_<D>.csv``: the ``kpi.mart_rr_funnel_daily`` row of D, columns in model order;
+- ``rr_funnel_daily_<D>.csv``: the ``kpi.mart_rr_funnel_daily`` row of D;
 - ``rr_cohort_weekly_<D>.csv``: ``kpi.mart_rr_cohort_weekly`` as of D;
 - ``rr_crm_targets_<D>.csv``: ``kpi.mart_rr_crm_targets_daily`` of D, all segments, mart order;
 - ``rr_pipeline_summary_<D>.txt``: run id, warehouse, funnel numbers, rows per layer, duplicates
   removed, CRM segment sizes before and after the cap, the certification (who checked D, the
   window and raw load it describes, each gate's tests expected / ran / passed), and each CSV's
-  row count and sha256.
+  row count and sha256; then the original project's ``key=value`` lines (run id, target date,
+  ``[rr_funnel_daily]``, ``[quality_checks]``).
+
+Compatible with the original project (docs/differences.md): each CSV starts with the original's
+columns, in its order and with its names, then ours (:data:`REPORT_LAYOUTS`, the one place that
+says which of our columns fills each of the original's).
 
 Guarded: the export asks :func:`exports.certification.certification` whether D is certified
 (the dbt project's ``qa.rr_date_certification``, the one definition) and reads the KPI rows from
@@ -33,22 +38,141 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exports.certification import Certification, certification
+from exports.certification import Certification, GateTestResult, certification, gate_test_results
 from seeds_loader import rules
 from seeds_loader.settings import Settings
 from seeds_loader.warehouse import Warehouse, connect
 
 SEGMENTS = ("cart_abandoner_today", "high_intent_viewer_7d_no_cart", "repeat_buyer")
-# the published table behind each CSV, and the documented row order
-REPORT_TABLES = {
-    "funnel": ("kpi.mart_rr_funnel_daily", "kpi_date"),
-    "cohort": ("kpi.mart_rr_cohort_weekly", "cohort_type, cohort_week, week_index"),
-    "crm": ("kpi.mart_rr_crm_targets_daily", "segment_name, segment_rank"),
+
+# A CSV column's value: a column of the query (the published view's, or a derived one), or a
+# function of the row (a dict by those names).
+Source = str | Callable[[dict[str, Any]], Any]
+
+
+def _crm_evidence(row: dict[str, Any]) -> str:
+    """The original project's ``evidence``: its ``key=value`` pairs per segment."""
+    segment = row["segment_name"]
+    if segment == "cart_abandoner_today":
+        return f"last_cart_ts={format_value(row['last_cart_at_kst'])}, cart_events={format_value(row['addtocart_count'])}"
+    if segment == "high_intent_viewer_7d_no_cart":
+        return f"view_events_7d={format_value(row['view_count'])}"
+    if segment == "repeat_buyer":
+        return (
+            f"tx_cnt={format_value(row['transaction_count'])}, "
+            f"last_purchase_ts={format_value(row['last_purchase_at_kst'])}"
+        )
+    raise ExportError(f"segment {segment!r} has no evidence in the original project's key=value form")
+
+
+@dataclass(frozen=True)
+class ReportLayout:
+    """One CSV: the published view it reads, its row order, the original project's columns (in
+    the original's order, each with the source that fills it), then our extra columns."""
+
+    table: str
+    order: tuple[str, ...]
+    original: tuple[tuple[str, Source], ...]
+    extras: tuple[tuple[str, Source], ...]
+    # values the original needs that the view does not carry: (name, SQL expression), with
+    # `joins` (SQL after ``from <view> as report``; every %s in it is the report date)
+    derived: tuple[tuple[str, str], ...] = ()
+    joins: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        return [name for name, _ in (*self.original, *self.extras)]
+
+
+def _same(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, name) for name in names)
+
+
+REPORT_LAYOUTS = {
+    "funnel": ReportLayout(
+        table="kpi.mart_rr_funnel_daily",
+        order=("kpi_date",),
+        # same names; our cvr_view_to_cart and cvr_cart_to_purchase have nested numerators
+        # (sessions with view AND cart, with cart AND purchase): docs/differences.md
+        original=_same(
+            "kpi_date",
+            "visitors",
+            "sessions",
+            "views",
+            "addtocarts",
+            "purchases",
+            "sessions_with_view",
+            "sessions_with_cart",
+            "sessions_with_purchase",
+            "cvr_session_to_purchase",
+            "cvr_view_to_cart",
+            "cvr_cart_to_purchase",
+        ),
+        extras=_same("sessions_with_view_and_cart", "sessions_with_cart_and_purchase"),
+    ),
+    "cohort": ReportLayout(
+        table="kpi.mart_rr_cohort_weekly",
+        order=("cohort_type", "cohort_week", "week_index"),
+        original=_same("cohort_week", "week_index", "cohort_size", "active_visitors", "retention_rate"),
+        extras=_same("kpi_date", "cohort_type", "activity_week"),
+    ),
+    "crm": ReportLayout(
+        table="kpi.mart_rr_crm_targets_daily",
+        order=("segment_name", "segment_rank"),
+        original=(
+            ("kpi_date", "kpi_date"),
+            ("visitor_id", "visitor_id"),
+            ("segment_name", "segment_name"),
+            ("evidence", _crm_evidence),
+        ),
+        extras=(
+            *_same(
+                "segment_rank",
+                "window_start_date",
+                "window_end_date",
+                "view_count",
+                "addtocart_count",
+                "transaction_count",
+                "last_event_at_kst",
+                "focus_item_id",
+                "focus_item_event_type",
+                "focus_item_root_category_id",
+                "evidence_strength",
+                "segment_size_before_cap",
+            ),
+            ("evidence_text", "evidence"),  # our prose evidence
+        ),
+        # The original's evidence names the time of the last add-to-cart of D (cart abandoners)
+        # and of the last purchase up to D (repeat buyers); the published view carries neither.
+        # Both come from the mart facts those rows were built from: D is certified (checked in
+        # the same snapshot), so their rows up to D are the certified ones.
+        derived=(
+            ("last_cart_at_kst", "cart_day.last_carted_at_kst"),
+            ("last_purchase_at_kst", "purchases.last_purchase_at_kst"),
+        ),
+        joins="""
+        left join mart.fact_rr_visitor_daily as cart_day
+            on report.segment_name = 'cart_abandoner_today'
+            and cart_day.visitor_id = report.visitor_id
+            and cart_day.activity_date = report.kpi_date
+        left join (
+            select buyers.visitor_id, max(events.event_at_kst) as last_purchase_at_kst
+            from kpi.mart_rr_crm_targets_daily as buyers
+            inner join mart.fact_rr_events as events
+                on events.visitor_id = buyers.visitor_id
+                and events.event_date <= buyers.kpi_date
+                and events.event_type = 'transaction'
+            where buyers.kpi_date = %s and buyers.segment_name = 'repeat_buyer'
+            group by buyers.visitor_id
+        ) as purchases
+            on report.segment_name = 'repeat_buyer'
+            and purchases.visitor_id = report.visitor_id""",
+    ),
 }
 
 # lines of the summary that name the run or the load (they differ between two runs on the same data)
@@ -61,14 +185,32 @@ VOLATILE_SUMMARY_LABELS = (
 )
 
 
+# ... and the key=value lines that do
+VOLATILE_SUMMARY_KEYS = ("run_id",)
+
+# the original project's summary: its key=value lines, its sections, the funnel keys it lists
+ORIGINAL_FUNNEL_KEYS = (
+    "kpi_date",
+    "visitors",
+    "sessions",
+    "views",
+    "addtocarts",
+    "purchases",
+    "cvr_session_to_purchase",
+    "cvr_view_to_cart",
+    "cvr_cart_to_purchase",
+)
+
+
 def stable_summary_lines(summary: str, *also: str) -> list[str]:
-    """The summary's lines without those that name the run or the load (:data:`VOLATILE_SUMMARY_LABELS`
-    and ``also``): what two runs on the same data must write identically."""
+    """The summary's lines without those that name the run or the load (:data:`VOLATILE_SUMMARY_LABELS`,
+    :data:`VOLATILE_SUMMARY_KEYS` and ``also``): what two runs on the same data must write identically."""
     labels = (*VOLATILE_SUMMARY_LABELS, *also)
     return [
         line
         for line in summary.splitlines()
         if not any(re.match(re.escape(label) + r"(\s|$)", line.strip()) for label in labels)
+        and not any(line.startswith(f"{key}=") for key in VOLATILE_SUMMARY_KEYS)
     ]
 
 
@@ -201,6 +343,7 @@ def _render_summary(
     crm: list[tuple[str, int, int]],
     csv_files: list[ReportFile],
     airflow_run_id: str | None,
+    checks: list[GateTestResult],
 ) -> bytes:
     width = 36
     lines = [
@@ -241,7 +384,45 @@ def _render_summary(
     lines += ["", "Report files"]
     for f in csv_files:
         lines.append(f"  {f.path.name:<{width + 4}}rows {f.rows:<8}sha256 {f.sha256}")
+    lines += ["", *_original_summary_lines(airflow_run_id or cert.pipeline_run_id, d, funnel, checks)]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _original_summary_lines(
+    run_id: str | None, d: dt.date, funnel: dict[str, Any], checks: list[GateTestResult]
+) -> list[str]:
+    """The original project's summary, exactly ``key=value`` lines: run id, target date, the
+    ``[rr_funnel_daily]`` section (the funnel CSV's values) and the ``[quality_checks]`` section,
+    one ``<test>=<PASS|FAIL> (rows=N)`` per gate test the certification counted (a test that
+    warned passed the gate: PASS, its rows counted). Written last, after our readable layout,
+    whose lines carry no section header: a reader of the original's key=value lines finds its
+    keys and only its checks in the sections."""
+    lines = [f"run_id={run_id or ''}", f"target_date={d.isoformat()}", "[rr_funnel_daily]"]
+    lines += [f"{key}={format_value(funnel[key])}" for key in ORIGINAL_FUNNEL_KEYS]
+    lines.append("[quality_checks]")
+    for check in checks:
+        status = "PASS" if check.status in ("pass", "warn") else "FAIL"
+        lines.append(f"{check.name}={status} (rows={check.failures or 0})")
+    return lines
+
+
+def _require_counted_checks(cert: Certification, checks: list[GateTestResult]) -> None:
+    """The per-test results must be the ones the certification counted: as many per gate, all
+    passed; else the summary would contradict the certification it shows."""
+    counted = [(g.gate, g.expected, g.passed) for g in cert.gates]
+    found = [
+        (
+            g.gate,
+            sum(1 for c in checks if c.gate == g.gate),
+            sum(1 for c in checks if c.gate == g.gate and c.status in ("pass", "warn")),
+        )
+        for g in cert.gates
+    ]
+    if found != counted or len(checks) != sum(g.expected for g in cert.gates):
+        raise ExportError(
+            f"the gate tests' results of {cert.date.isoformat()} do not match its certification "
+            f"(per gate: tests, passed): {found} != {counted}"
+        )
 
 
 # -----------------------------------------------------------------------------------------------
@@ -310,6 +491,8 @@ def export_reports(
             _require_published(target_date, tables["funnel"][1], tables["cohort"][1])
             layers = _layer_counts(wh, target_date)
             crm = _crm_sizes(wh, target_date)
+            checks = gate_test_results(wh, cert)
+            _require_counted_checks(cert, checks)
 
         csv_files = []
         for key, (columns, rows) in tables.items():
@@ -318,7 +501,9 @@ def export_reports(
             csv_files.append(ReportFile(path, len(rows), hashlib.sha256(data).hexdigest()))
         funnel_columns, funnel_rows = tables["funnel"]
         funnel = dict(zip(funnel_columns, funnel_rows[0], strict=True))
-        summary = _render_summary(settings, target_date, cert, funnel, layers, crm, csv_files, airflow_run_id)
+        summary = _render_summary(
+            settings, target_date, cert, funnel, layers, crm, csv_files, airflow_run_id, checks
+        )
         summary_path = writer.write(names["summary"], summary)
         writer.commit()
     except BaseException as exc:
@@ -335,13 +520,28 @@ def export_reports(
 
 def read_report_tables(wh: Warehouse, target_date: dt.date) -> dict[str, tuple[list[str], list[tuple]]]:
     """The rows of the three CSVs of ``target_date`` from schema kpi (certified dates only), in
-    the reports' order: {"funnel" | "cohort" | "crm": (columns, rows)}."""
-    return {
-        key: wh.query_with_columns(
-            f"select * from {table} where kpi_date = %s order by {order}", (target_date,)
+    the reports' columns and order (:data:`REPORT_LAYOUTS`): {"funnel" | "cohort" | "crm": (columns, rows)}."""
+    return {key: _read_report(wh, layout, target_date) for key, layout in REPORT_LAYOUTS.items()}
+
+
+def _read_report(wh: Warehouse, layout: ReportLayout, d: dt.date) -> tuple[list[str], list[tuple]]:
+    select = ", ".join(["report.*", *(f"{sql} as {name}" for name, sql in layout.derived)])
+    order = ", ".join(f"report.{column}" for column in layout.order)
+    statement = f"select {select} from {layout.table} as report {layout.joins} where report.kpi_date = %s order by {order}"
+    names, rows = wh.query_with_columns(statement, (d,) * statement.count("%s"))
+    view_columns = names[: len(names) - len(layout.derived)]
+    placed = {source for _, source in (*layout.original, *layout.extras) if isinstance(source, str)}
+    unplaced = [c for c in view_columns if c not in placed]
+    if unplaced:  # never drop a published column silently: give it a place in the layout
+        raise ExportError(
+            f"{layout.table} has columns the report layout does not place: {', '.join(unplaced)}"
         )
-        for key, (table, order) in REPORT_TABLES.items()
-    }
+    sources = [source for _, source in (*layout.original, *layout.extras)]
+    out = []
+    for values in rows:
+        row = dict(zip(names, values, strict=True))
+        out.append(tuple(s(row) if callable(s) else row[s] for s in sources))
+    return layout.columns, out
 
 
 def _require_published(target_date: dt.date, funnel_rows: list[tuple], cohort_rows: list[tuple]) -> None:

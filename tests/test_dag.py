@@ -31,7 +31,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from exports.report import format_value, report_names, stable_summary_lines
+from exports.report import REPORT_LAYOUTS, format_value, report_names, stable_summary_lines
 from seeds_loader.rules import gates
 from seeds_loader.settings import Settings
 from seeds_loader.warehouse import connect
@@ -804,10 +804,16 @@ def assert_good_run(good: GoodRun, dag, manifest) -> None:
         t: s for t, s in run.states.items() if s != "success"
     }
 
-    # the four files, each CSV holding exactly the mart rows of D
+    # the four files, each CSV holding exactly the mart rows of D (each mart column under the
+    # name the report layout gives it; the original project's columns first)
     assert sorted(good.reports) == ["cohort", "crm", "funnel", "summary"]
     for key in MARTS:
-        assert _parse_csv(good.reports[key]) == good.marts[key], key
+        layout = REPORT_LAYOUTS[key]
+        renamed = {src: column for column, src in (*layout.original, *layout.extras) if isinstance(src, str)}
+        got = _parse_csv(good.reports[key])
+        assert got[0][: len(layout.original)] == [column for column, _ in layout.original], key
+        positions = [got[0].index(renamed[c]) for c in good.marts[key][0]]
+        assert [[r[i] for i in positions] for r in got[1:]] == good.marts[key][1:], key
         assert good.reports[key].endswith(b"\n") and b"\r" not in good.reports[key]
     funnel = dict(zip(*_parse_csv(good.reports["funnel"]), strict=True))
     # hand-checked golden figures of 2015-09-15 (tests/test_kpi_golden.py)
@@ -842,6 +848,11 @@ def assert_good_run(good: GoodRun, dag, manifest) -> None:
         assert status in ("PASS", "WARN"), found
         assert n_expected == ran == passed == expected[gate], (gate, found[gate])
     assert _summary_value(summary, "  status") == "CERTIFIED"
+    # the original project's key=value lines: the run, and one passed line per gate test counted
+    assert f"run_id={run.run_id}" in summary.splitlines()
+    checks = summary.split("\n[quality_checks]\n", 1)[1].splitlines()
+    assert len(checks) == sum(expected.values())
+    assert all(re.fullmatch(r"\w+=PASS \(rows=\d+\)", line) for line in checks), checks
     for key in MARTS:
         digest = hashlib.sha256(good.reports[key]).hexdigest()
         assert f"sha256 {digest}" in summary, key

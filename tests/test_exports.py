@@ -4,8 +4,10 @@ certified (and the one-line errors of the command line)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import exports.report as report_module
-from exports.report import GateRefusal, export_reports, format_value, stable_summary_lines
+from exports.report import ExportError, GateRefusal, export_reports, format_value, stable_summary_lines
 from seeds_loader.load import load
 from seeds_loader.rules import gates
 from seeds_loader.warehouse import connect
@@ -64,28 +66,28 @@ def test_reports_hold_exactly_the_golden_values(target, golden_builds, tmp_path)
     ]
     assert read(tmp_path / "rr_funnel_daily_2015-09-15.csv") == (
         "kpi_date,visitors,sessions,views,addtocarts,purchases,sessions_with_view,sessions_with_cart,"
-        "sessions_with_purchase,sessions_with_view_and_cart,sessions_with_cart_and_purchase,"
-        "cvr_session_to_purchase,cvr_view_to_cart,cvr_cart_to_purchase\n"
-        "2015-09-15,6,7,29,4,2,5,3,2,2,1,0.2857,0.4000,0.3333\n"
+        "sessions_with_purchase,cvr_session_to_purchase,cvr_view_to_cart,cvr_cart_to_purchase,"
+        "sessions_with_view_and_cart,sessions_with_cart_and_purchase\n"
+        "2015-09-15,6,7,29,4,2,5,3,2,0.2857,0.4000,0.3333,2,1\n"
     )
     cohort = read_csv(tmp_path / "rr_cohort_weekly_2015-09-15.csv")
     assert cohort[0] == [
-        "kpi_date",
-        "cohort_type",
         "cohort_week",
         "week_index",
-        "activity_week",
         "cohort_size",
         "active_visitors",
         "retention_rate",
+        "kpi_date",
+        "cohort_type",
+        "activity_week",
     ]
     assert cohort[1:] == [
-        ["2015-09-15", "first_purchase", "2015-09-07", "0", "2015-09-07", "1", "1", "1.0000"],
-        ["2015-09-15", "first_purchase", "2015-09-07", "1", "2015-09-14", "1", "1", "1.0000"],
-        ["2015-09-15", "first_purchase", "2015-09-14", "0", "2015-09-14", "1", "1", "1.0000"],
-        ["2015-09-15", "first_visit", "2015-09-07", "0", "2015-09-07", "3", "3", "1.0000"],
-        ["2015-09-15", "first_visit", "2015-09-07", "1", "2015-09-14", "3", "2", "0.6667"],
-        ["2015-09-15", "first_visit", "2015-09-14", "0", "2015-09-14", "4", "4", "1.0000"],
+        ["2015-09-07", "0", "1", "1", "1.0000", "2015-09-15", "first_purchase", "2015-09-07"],
+        ["2015-09-07", "1", "1", "1", "1.0000", "2015-09-15", "first_purchase", "2015-09-14"],
+        ["2015-09-14", "0", "1", "1", "1.0000", "2015-09-15", "first_purchase", "2015-09-14"],
+        ["2015-09-07", "0", "3", "3", "1.0000", "2015-09-15", "first_visit", "2015-09-07"],
+        ["2015-09-07", "1", "3", "2", "0.6667", "2015-09-15", "first_visit", "2015-09-14"],
+        ["2015-09-14", "0", "4", "4", "1.0000", "2015-09-15", "first_visit", "2015-09-14"],
     ]
     crm_rows = read_csv(tmp_path / "rr_crm_targets_2015-09-15.csv")
     crm = [dict(zip(crm_rows[0], r, strict=True)) for r in crm_rows[1:]]
@@ -145,17 +147,22 @@ def test_same_data_same_bytes_on_both_warehouses_and_on_reruns(golden_builds, tm
 
 
 def test_csv_values_are_the_mart_values(golden_builds, tmp_path):
+    """Every column of the published view is in its CSV, with the view's values (under the name
+    REPORT_LAYOUTS gives it), in the documented row order."""
     settings, _ = golden_builds["duckdb"]
     export_reports(settings, D, tmp_path)
-    for name, table, order in (
-        ("rr_cohort_weekly", "kpi.mart_rr_cohort_weekly", ("cohort_type", "cohort_week", "week_index")),
-        ("rr_crm_targets", "kpi.mart_rr_crm_targets_daily", ("segment_name", "segment_rank")),
-    ):
-        columns, rows = table_rows(settings, table, where=f"kpi_date = '{D.isoformat()}'")
-        rows.sort(key=lambda r: tuple(r[columns.index(c)] for c in order))
-        expected = [columns] + [[format_value(v) for v in r] for r in rows]
+    for key, name in (("cohort", "rr_cohort_weekly"), ("crm", "rr_crm_targets")):
+        layout = report_module.REPORT_LAYOUTS[key]
+        renamed = {
+            source: column for column, source in (*layout.original, *layout.extras) if isinstance(source, str)
+        }
+        columns, rows = table_rows(settings, layout.table, where=f"kpi_date = '{D.isoformat()}'")
+        rows.sort(key=lambda r: tuple(r[columns.index(c)] for c in layout.order))
         got = read_csv(tmp_path / f"{name}_2015-09-15.csv")
-        assert got == expected, name
+        positions = [got[0].index(renamed[c]) for c in columns]
+        assert [[r[i] for i in positions] for r in got[1:]] == [[format_value(v) for v in r] for r in rows], (
+            name
+        )
 
 
 def test_a_failure_midway_leaves_no_report_and_no_stale_one(golden_builds, tmp_path, monkeypatch):
@@ -306,3 +313,183 @@ def test_make_check_shows_certification_and_each_gate(golden_builds, tmp_path):
         "  DIFFERS  rr_funnel_daily_2015-09-15.csv no longer match the certified data: export the date again"
         in edited.stdout.splitlines()
     )
+
+
+# -----------------------------------------------------------------------------------------------
+# the original project's format (REFERENCE.md "The original project's report files";
+# docs/differences.md): its columns first, its evidence grammar, its summary key=value lines
+# -----------------------------------------------------------------------------------------------
+ORIGINAL_HEADERS = {
+    "rr_funnel_daily": [
+        "kpi_date",
+        "visitors",
+        "sessions",
+        "views",
+        "addtocarts",
+        "purchases",
+        "sessions_with_view",
+        "sessions_with_cart",
+        "sessions_with_purchase",
+        "cvr_session_to_purchase",
+        "cvr_view_to_cart",
+        "cvr_cart_to_purchase",
+    ],
+    "rr_cohort_weekly": ["cohort_week", "week_index", "cohort_size", "active_visitors", "retention_rate"],
+    "rr_crm_targets": ["kpi_date", "visitor_id", "segment_name", "evidence"],
+}
+OUR_EXTRA_COLUMNS = {
+    "rr_funnel_daily": ["sessions_with_view_and_cart", "sessions_with_cart_and_purchase"],
+    "rr_cohort_weekly": ["kpi_date", "cohort_type", "activity_week"],
+    "rr_crm_targets": [
+        "segment_rank",
+        "window_start_date",
+        "window_end_date",
+        "view_count",
+        "addtocart_count",
+        "transaction_count",
+        "last_event_at_kst",
+        "focus_item_id",
+        "focus_item_event_type",
+        "focus_item_root_category_id",
+        "evidence_strength",
+        "segment_size_before_cap",
+        "evidence_text",
+    ],
+}
+TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}"
+ORIGINAL_EVIDENCE = {
+    "cart_abandoner_today": re.compile(rf"last_cart_ts=(?P<ts>{TS}), cart_events=(?P<n>[1-9]\d*)"),
+    "high_intent_viewer_7d_no_cart": re.compile(r"view_events_7d=(?P<n>[1-9]\d*)"),
+    "repeat_buyer": re.compile(rf"tx_cnt=(?P<n>[1-9]\d*), last_purchase_ts=(?P<ts>{TS})"),
+}
+
+
+@pytest.fixture(scope="module")
+def golden_export(golden_builds, tmp_path_factory):
+    settings, _ = golden_builds["duckdb"]
+    out = tmp_path_factory.mktemp("original_format")
+    export_reports(settings, D, out, airflow_run_id="manual__2015-09-15")
+    return settings, out
+
+
+def test_each_csv_starts_with_the_original_columns_then_ours(golden_export):
+    _, out = golden_export
+    for name, original in ORIGINAL_HEADERS.items():
+        header = read_csv(out / f"{name}_2015-09-15.csv")[0]
+        assert header[: len(original)] == original, name
+        assert header == original + OUR_EXTRA_COLUMNS[name], name
+
+
+def test_crm_evidence_is_the_original_key_value_form(golden_export):
+    settings, out = golden_export
+    rows = read_csv(out / "rr_crm_targets_2015-09-15.csv")
+    crm = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert {r["segment_name"] for r in crm} == set(ORIGINAL_EVIDENCE)  # every segment is exercised
+    for r in crm:
+        found = ORIGINAL_EVIDENCE[r["segment_name"]].fullmatch(r["evidence"])
+        assert found, r
+        count = {
+            "cart_abandoner_today": "addtocart_count",
+            "high_intent_viewer_7d_no_cart": "view_count",
+            "repeat_buyer": "transaction_count",
+        }[r["segment_name"]]
+        assert found["n"] == r[count], r
+        assert r["evidence_text"] and "=" not in r["evidence_text"], r  # our prose, in its own column
+    # the timestamps, against the events themselves: the last add-to-cart of D, the last
+    # purchase up to D (Asia/Seoul)
+    last = (
+        "select max(event_at_kst) from mart.fact_rr_events where visitor_id = %s and event_type = %s "
+        "and event_date <= %s and event_date >= %s"
+    )
+    for r in crm:
+        visitor = int(r["visitor_id"])
+        if r["segment_name"] == "cart_abandoner_today":
+            [(ts,)] = query(settings, last, (visitor, "addtocart", D, D))
+        elif r["segment_name"] == "repeat_buyer":
+            [(ts,)] = query(settings, last, (visitor, "transaction", D, dt.date(2000, 1, 1)))
+        else:
+            continue
+        assert ORIGINAL_EVIDENCE[r["segment_name"]].fullmatch(r["evidence"])["ts"] == format_value(ts), r
+    assert [(r["visitor_id"], r["evidence"]) for r in crm] == [
+        ("6", "last_cart_ts=2015-09-15 16:01:00.000, cart_events=2"),
+        ("2", "last_cart_ts=2015-09-15 00:15:00.000, cart_events=1"),
+        ("3", "view_events_7d=25"),
+        ("1", "tx_cnt=2, last_purchase_ts=2015-09-15 20:50:00.000"),
+    ]
+
+
+def parse_original_summary(text: str) -> dict[str, dict[str, str]]:
+    """What a reader of the original project's summary does: ``[section]`` headers and
+    ``key=value`` lines; any other line is not its business."""
+    sections: dict[str, dict[str, str]] = {"": {}}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            sections.setdefault(current, {})
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            assert key not in sections[current], f"duplicate key {key!r} in [{current}]"
+            sections[current][key] = value
+    return sections
+
+
+def test_summary_carries_the_original_key_value_lines(golden_export):
+    _, out = golden_export
+    text = read(out / "rr_pipeline_summary_2015-09-15.txt")
+    lines = text.splitlines()
+    # the block is last, after a blank line, and every line of it is exactly key=value or [section]
+    block = lines[lines.index("run_id=manual__2015-09-15") :]
+    assert lines[lines.index(block[0]) - 1] == ""
+    assert all(re.fullmatch(r"\[[a-z_]+\]|[A-Za-z0-9_]+=\S(.*\S)?", line) for line in block), block
+    assert [line for line in lines if line.startswith("[")] == ["[rr_funnel_daily]", "[quality_checks]"]
+
+    parsed = parse_original_summary(text)
+    assert parsed[""]["run_id"] == "manual__2015-09-15"
+    assert parsed[""]["target_date"] == "2015-09-15"
+    funnel_rows = read_csv(out / "rr_funnel_daily_2015-09-15.csv")
+    funnel = dict(zip(funnel_rows[0], funnel_rows[1], strict=True))
+    keys = [
+        "kpi_date",
+        "visitors",
+        "sessions",
+        "views",
+        "addtocarts",
+        "purchases",
+        "cvr_session_to_purchase",
+        "cvr_view_to_cart",
+        "cvr_cart_to_purchase",
+    ]
+    assert list(parsed["rr_funnel_daily"]) == keys
+    assert parsed["rr_funnel_daily"] == {k: funnel[k] for k in keys}
+
+    checks = parsed["quality_checks"]
+    assert all(re.fullmatch(r"(PASS|FAIL) \(rows=\d+\)", v) for v in checks.values()), checks
+    # one line per gate test the certification counted (the readable gate lines' "expected")
+    expected = sum(int(line.split()[2]) for line in lines if line.startswith("  gate_"))
+    assert len(checks) == expected
+    assert set(checks.values()) == {"PASS (rows=0)", "PASS (rows=1)"}
+    # the volume band warned (a pass of its gate) on 1 row: PASS with its rows, as the history has it
+    assert checks["rr_daily_volume_within_band_stg_rr_events_event_date"] == "PASS (rows=1)"
+
+
+def test_stable_summary_lines_drop_the_run_id_only(golden_export):
+    _, out = golden_export
+    stable = stable_summary(read(out / "rr_pipeline_summary_2015-09-15.txt"))
+    assert not any(line.startswith("run_id=") for line in stable)
+    assert "target_date=2015-09-15" in stable and "cvr_cart_to_purchase=0.3333" in stable
+
+
+def test_a_published_column_without_a_place_in_the_layout_stops_the_export(
+    golden_builds, tmp_path, monkeypatch
+):
+    settings, _ = golden_builds["duckdb"]
+    layouts = dict(report_module.REPORT_LAYOUTS)
+    layouts["funnel"] = dataclasses.replace(layouts["funnel"], extras=layouts["funnel"].extras[:1])
+    monkeypatch.setattr(report_module, "REPORT_LAYOUTS", layouts)
+    with pytest.raises(
+        ExportError,
+        match="kpi.mart_rr_funnel_daily has columns the report layout does not place: sessions_with_cart_and_purchase",
+    ):
+        export_reports(settings, D, tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,7 @@
     now loaded (docs block `rr_certification`). One definition, in three parts:
 
     1. The verdict (rr_verdict_ctes), evaluated at the end of every invocation for the dates it
-       checked, and appended to qa.rr_date_verdicts / qa.rr_date_verdict_gates. A date D is OK
+       checked, and appended to qa.rr_date_verdicts / _gates / _tests. A date D is OK
        when, for every incremental model (the catalog's certified models):
          - its latest build covering D exists, was made by an invocation that finished and under
            which the raw data did not change, on raw data at least as new as the last load that
@@ -236,21 +236,17 @@ ranked_results as (
 
 ),
 
-verdict_gates as (
+verdict_tests as (
 
+    -- the result each gate test had for the date: the one the verdict counts (null: none)
     select
         dates.kpi_date,
         catalog.gate,
         {{ rr_gate_order_sql('catalog.gate') }} as gate_order,
-        count(*) as tests_expected,
-        count(results.unique_id) as tests_ran,
-        sum(case when results.status in ('pass', 'warn') then 1 else 0 end) as tests_passed,
-        sum(case when results.status = 'warn' then 1 else 0 end) as tests_warned,
-        sum(case when results.status in ('fail', 'error') then 1 else 0 end) as tests_failed,
-        min(case when results.status in ('fail', 'error') then
-            catalog.name || ' (' || results.status
-            || coalesce(', ' || {{ rr_text('results.failures') }} || ' failing rows', '') || ')'
-        end) as first_failing_test
+        catalog.unique_id,
+        catalog.name as test_name,
+        results.status,
+        results.failures
     from date_builds as dates
     cross join project_catalog as catalog
     left join ranked_results as results
@@ -258,7 +254,26 @@ verdict_gates as (
         and results.unique_id = catalog.unique_id
         and results.recency = 1
     where catalog.kind = 'gate_test'
-    group by dates.kpi_date, catalog.gate
+
+),
+
+verdict_gates as (
+
+    select
+        kpi_date,
+        gate,
+        gate_order,
+        count(*) as tests_expected,
+        count(status) as tests_ran,
+        sum(case when status in ('pass', 'warn') then 1 else 0 end) as tests_passed,
+        sum(case when status = 'warn' then 1 else 0 end) as tests_warned,
+        sum(case when status in ('fail', 'error') then 1 else 0 end) as tests_failed,
+        min(case when status in ('fail', 'error') then
+            test_name || ' (' || status
+            || coalesce(', ' || {{ rr_text('failures') }} || ' failing rows', '') || ')'
+        end) as first_failing_test
+    from verdict_tests
+    group by kpi_date, gate, gate_order
 
 ),
 
@@ -334,6 +349,13 @@ verdict_dates as (
         {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, tests_expected, tests_ran,
         tests_passed, tests_warned, tests_failed, first_failing_test
     from verdict_gates;
+    insert into qa.rr_date_verdict_tests (
+        invocation_id, kpi_date, gate, gate_order, unique_id, test_name, status, failures
+    )
+    {{ rr_verdict_ctes(catalog_id, w) }}
+    select
+        {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, unique_id, test_name, status, failures
+    from verdict_tests;
     insert into qa.rr_date_verdicts (
         invocation_id, pipeline_run_id, evaluated_at, kpi_date, is_ok, reason, raw_load_id,
         last_built_at, tests_expected, tests_ran, tests_passed

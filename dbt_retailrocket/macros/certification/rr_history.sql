@@ -13,6 +13,8 @@
                            invocation, with timings and up to 5 failing rows (sample_rows, JSON)
       qa.rr_date_verdicts  the certification verdict of each date an invocation checked
       qa.rr_date_verdict_gates  ... and its tests expected / ran / passed per gate
+      qa.rr_date_verdict_tests  ... and the result of each gate test it counted (the
+                           original-format summary's [quality_checks] lines read it)
 
     See rr_certification.sql for how a date is certified from this history.
 -#}
@@ -206,6 +208,16 @@
         tests_warned integer not null,
         tests_failed integer not null,
         first_failing_test varchar(512)
+    );
+    create table if not exists qa.rr_date_verdict_tests (
+        invocation_id varchar(64) not null,
+        kpi_date date not null,
+        gate varchar(64) not null,
+        gate_order integer not null,
+        unique_id varchar(512) not null,
+        test_name varchar(512) not null,
+        status varchar(32),
+        failures bigint
     )
 {%- endmacro %}
 
