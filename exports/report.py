@@ -46,6 +46,7 @@ from typing import Any
 from exports.certification import Certification, GateTestResult, certification, gate_test_results
 from seeds_loader import rules
 from seeds_loader.settings import Settings
+from seeds_loader.status import Coverage, read_raw_status
 from seeds_loader.warehouse import Warehouse, connect
 
 SEGMENTS = ("cart_abandoner_today", "high_intent_viewer_7d_no_cart", "repeat_buyer")
@@ -344,6 +345,7 @@ def _render_summary(
     csv_files: list[ReportFile],
     airflow_run_id: str | None,
     checks: list[GateTestResult],
+    coverage: Coverage,
 ) -> bytes:
     width = 36
     lines = [
@@ -371,6 +373,7 @@ def _render_summary(
         f"  {'status':<{width - 2}}{'CERTIFIED' if cert.certified else 'NOT CERTIFIED'}",
         f"  {'checked window':<{width - 2}}{cert.window_text()}",
         f"  {'raw load':<{width - 2}}{cert.raw_load_id}{loaded} (dates it changed: {cert.raw_changes})",
+        f"  {'raw coverage':<{width - 2}}{coverage.state}: {coverage.message}",
         f"  {'checked at':<{width - 2}}{format_value(cert.checked_at)} UTC",
         f"  {'checked by dbt invocation':<{width - 2}}{cert.invocation_id}",
         "",
@@ -492,6 +495,10 @@ def export_reports(
             layers = _layer_counts(wh, target_date)
             crm = _crm_sizes(wh, target_date)
             checks = gate_test_results(wh, cert)
+            raw = read_raw_status(wh)
+            if raw is None:
+                raise GateRefusal(target_date, ["no raw events are loaded"])
+            coverage = raw.coverage(target_date)  # complete, or partial (the first/last day)
             _require_counted_checks(cert, checks)
 
         csv_files = []
@@ -502,7 +509,7 @@ def export_reports(
         funnel_columns, funnel_rows = tables["funnel"]
         funnel = dict(zip(funnel_columns, funnel_rows[0], strict=True))
         summary = _render_summary(
-            settings, target_date, cert, funnel, layers, crm, csv_files, airflow_run_id, checks
+            settings, target_date, cert, funnel, layers, crm, csv_files, airflow_run_id, checks, coverage
         )
         summary_path = writer.write(names["summary"], summary)
         writer.commit()

@@ -118,6 +118,12 @@ def test_reports_hold_exactly_the_golden_values(target, golden_builds, tmp_path)
         assert line in summary.splitlines(), line
     assert "  status                            CERTIFIED" in summary.splitlines()
     assert "  checked window                    every date" in summary.splitlines()
+    # 2015-09-15 is the last day of the golden data: the summary says its numbers are partial
+    coverage = (
+        "partial: 2015-09-15 is the last day of the raw data and partial (the raw events run from "
+        "2015-09-08 10:00 KST to 2015-09-15 20:50 KST): its numbers cover part of the day"
+    )
+    assert f"  {'raw coverage':<34}{coverage}" in summary.splitlines()
     gate_lines = [line.split() for line in summary.splitlines() if line.startswith("  gate_")]
     assert [g[0] for g in gate_lines] == list(gates())
     for g in gate_lines:  # e.g. gate_domain PASS 15 expected / 15 ran / 15 passed
