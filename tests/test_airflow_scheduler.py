@@ -279,6 +279,7 @@ def test_unpausing_on_historical_data_stops_in_check_raw_freshness(session):
 def test_a_run_triggered_through_the_cli_writes_its_date(session):
     run = session.runs["cli"]
     assert run.state == "success", {t: s for t, s in run.states.items() if s != "success"}
+    assert run.tasks_in("success") == set(run.states) == set(session.runs["rest"].states)
     assert sorted(session.reports["cli"]) == ["cohort", "crm", "funnel", "summary"]
     assert "covers 2015-09-14 completely" in session.task_log(run.run_id, "check_raw_freshness")
 

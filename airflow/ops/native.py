@@ -338,7 +338,10 @@ class Native:
 
     def trigger(self, date: str | None, wait: bool, timeout: float) -> int:
         if not all(self.running().values()):
-            raise NativeError("the native Airflow is not running: start it with `make airflow`")
+            raise NativeError(
+                "the native Airflow is not running: start it with `make airflow` (or forget it with "
+                "`make airflow-down`: runs then go to `airflow dags test` on this machine)"
+            )
         client = self.client()
         return trigger_and_follow(client, date, wait=wait, timeout=timeout)
 
