@@ -281,7 +281,7 @@ def test_a_run_triggered_through_the_cli_writes_its_date(session):
     assert run.state == "success", {t: s for t, s in run.states.items() if s != "success"}
     assert run.tasks_in("success") == set(run.states) == set(session.runs["rest"].states)
     assert sorted(session.reports["cli"]) == ["cohort", "crm", "funnel", "summary"]
-    assert "covers 2015-09-14 completely" in session.task_log(run.run_id, "check_raw_freshness")
+    assert "raw events cover 2015-09-14 completely" in session.task_log(run.run_id, "check_raw_freshness")
 
 
 def test_an_invalid_target_date_fails_in_the_first_task(session):
