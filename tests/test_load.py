@@ -791,8 +791,10 @@ def test_duckdb_csv_error_line_is_mapped_to_the_physical_line(tmp_path):
 
     path = tmp_path / P1
     path.write_bytes(MULTILINE % b"5,2,3")  # record 3 (header = 1) is on physical line 4
+    good = tmp_path / P2  # a valid part 2: DuckDB reads both parts in parallel, only part 1 is bad
+    good.write_bytes(MULTILINE % b"5,2,3,4")
     table = TABLES["raw_rr_item_properties"]
-    checks = {P1: unchecked(path), P2: unchecked(path)}
+    checks = {P1: unchecked(path), P2: unchecked(good)}
     with pytest.raises(duckdb.Error) as caught:
         duckdb.connect().execute(load_duckdb.duckdb_select(table, checks)).fetchall()
     assert "CSV Error on Line: 3" in str(caught.value)
