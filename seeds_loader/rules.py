@@ -13,6 +13,11 @@ a run date (YYYY-MM-DD)    :func:`parse_date` here                 exports CLI, 
                                                                    dbt's ``rr_parse_date`` macro
                                                                    gives the same verdicts on
                                                                    ``--vars`` (tested side by side)
+a run's dates              :func:`parse_run_conf` here             the DAG (``dag_run.conf``), the
+(one date or a range)                                              Make targets, the REST helpers;
+                                                                   dbt's ``rr_date_range`` macro
+                                                                   (``--vars``) applies the same
+                                                                   rules
 =========================  ======================================  ===============================
 
 Importing this module needs only the standard library (the compose helper runs it without the
@@ -24,6 +29,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 DAY_MS = 86_400_000
@@ -55,6 +62,81 @@ def parse_date(value: Any, name: str = "target_date") -> dt.date:
 def parse_optional_date(value: str | None, name: str) -> dt.date | None:
     """:func:`parse_date`, with ``None`` (the value is absent) meaning "not given"."""
     return None if value is None else parse_date(value, name)
+
+
+@dataclass(frozen=True)
+class RunDates:
+    """The Asia/Seoul dates one run reports on: ``start .. end`` (one date: start == end)."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise DateError(
+                f"end_date ({self.end.isoformat()}) is before start_date ({self.start.isoformat()})"
+            )
+
+    @property
+    def is_range(self) -> bool:
+        return self.start != self.end
+
+    def dates(self) -> list[dt.date]:
+        return dates_between(self.start, self.end)
+
+    def conf(self) -> dict[str, str]:
+        """The ``dag_run.conf`` asking for these dates (``parse_run_conf`` reads it back)."""
+        if self.is_range:
+            return {"start_date": self.start.isoformat(), "end_date": self.end.isoformat()}
+        return {"target_date": self.end.isoformat()}
+
+    def describe(self) -> str:
+        if self.is_range:
+            return f"{self.start.isoformat()} .. {self.end.isoformat()} ({len(self.dates())} dates)"
+        return self.end.isoformat()
+
+
+CONF_KEYS = ("target_date", "start_date", "end_date")
+
+
+def parse_run_conf(conf: Mapping[str, Any] | None) -> RunDates | None:
+    """The dates a ``dag_run.conf`` asks for, or ``None`` when it names none (the run's type then
+    decides: the day before a scheduled run's logical date, the last complete day for a manual
+    run). ``{"target_date": D}`` is one date; ``{"start_date": S, "end_date": E}`` the range S .. E.
+
+    Strict, so a typo can never quietly run another date: an unknown key, ``target_date`` beside a
+    range, half a range, ``end_date`` before ``start_date`` or any value :func:`parse_date`
+    refuses (``null`` included: present means a date) raise :class:`DateError`.
+    """
+    conf = dict(conf or {})
+    unknown = sorted(str(key) for key in set(conf) - set(CONF_KEYS))
+    if unknown:
+        raise DateError(
+            f"unknown key(s) {', '.join(unknown)}; expected target_date, or start_date and end_date"
+        )
+    if "target_date" in conf:
+        if "start_date" in conf or "end_date" in conf:
+            raise DateError(
+                "target_date cannot be combined with start_date/end_date: give one date or a range"
+            )
+        d = parse_date(conf["target_date"], "target_date")
+        return RunDates(d, d)
+    if "start_date" in conf or "end_date" in conf:
+        if not ("start_date" in conf and "end_date" in conf):
+            raise DateError(
+                "start_date and end_date go together: give both (a range of dates) or target_date"
+            )
+        return RunDates(
+            parse_date(conf["start_date"], "start_date"), parse_date(conf["end_date"], "end_date")
+        )
+    return None
+
+
+def dates_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every date from ``start`` to ``end``, both included."""
+    if end < start:
+        raise DateError(f"end_date ({end.isoformat()}) is before start_date ({start.isoformat()})")
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 @functools.cache

@@ -4,7 +4,13 @@
 
     target_date D set, incremental run  -> dates D - lookback_days .. D
     target_date D set, first/full build -> every date up to D
-    no target_date                      -> every date
+    start_date S + end_date E (a range) -> the same as target_date E with lookback_days E - S:
+                                           dates S .. E (a full build: every date up to E)
+    none of them                        -> every date
+
+    The range is another spelling of the same window (rr_target_date is E, rr_lookback_days is
+    E - S), so every model, test and the certification treat both alike. It cannot be combined
+    with target_date or lookback_days.
 
     In every case nothing later than the end of D (Asia/Seoul) is read.
     Every date that reaches SQL has been validated here first.
@@ -63,10 +69,42 @@
 {%- endmacro %}
 
 
+{% macro rr_date_range() -%}
+    {#- {'start': date, 'end': date} from the vars start_date / end_date, or none when neither is
+        set. Both must be set, strict dates, start <= end, and neither target_date nor
+        lookback_days may be set beside them (the same rules as seeds_loader/rules.py
+        parse_run_conf for dag_run.conf). -#}
+    {%- set raw_start = var('start_date', none) -%}
+    {%- set raw_end = var('end_date', none) -%}
+    {%- if raw_start is none and raw_end is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- if raw_start is none or raw_end is none -%}
+        {{ exceptions.raise_compiler_error("vars start_date and end_date go together: set both (a range of dates) or neither") }}
+    {%- endif -%}
+    {%- if var('target_date', none) is not none -%}
+        {{ exceptions.raise_compiler_error("var target_date cannot be combined with start_date/end_date: give one date or a range") }}
+    {%- endif -%}
+    {%- if var('lookback_days', none) is not none -%}
+        {{ exceptions.raise_compiler_error("var lookback_days cannot be combined with start_date/end_date: the range is the window") }}
+    {%- endif -%}
+    {%- set start = rr_parse_date(raw_start, 'var start_date') -%}
+    {%- set end = rr_parse_date(raw_end, 'var end_date') -%}
+    {%- if end < start -%}
+        {{ exceptions.raise_compiler_error("var end_date (" ~ end.isoformat() ~ ") is before start_date (" ~ start.isoformat() ~ ")") }}
+    {%- endif -%}
+    {{- return({'start': start, 'end': end}) -}}
+{%- endmacro %}
+
+
 {% macro rr_target_date() -%}
-    {#- The validated run date as a datetime.date, or none when the var is absent (null). An
-        empty string, 'none', 'null' or a date with spaces is refused, never taken for "every
-        date": only the absence of target_date means every date. -#}
+    {#- The validated run date as a datetime.date (the end of a range), or none when no date is
+        set. An empty string, 'none', 'null' or a date with spaces is refused, never taken for
+        "every date": only the absence of target_date means every date. -#}
+    {%- set range = rr_date_range() -%}
+    {%- if range is not none -%}
+        {{- return(range.end) -}}
+    {%- endif -%}
     {%- set raw = var('target_date', none) -%}
     {%- if raw is none -%}
         {{- return(none) -}}
@@ -76,7 +114,16 @@
 
 
 {% macro rr_lookback_days() -%}
-    {%- set raw = var('lookback_days', 1) -%}
+    {#- Days before the run date that the run rebuilds: E - S for a range, else var
+        lookback_days (1 when unset). -#}
+    {%- set range = rr_date_range() -%}
+    {%- if range is not none -%}
+        {{- return((range.end - range.start).days) -}}
+    {%- endif -%}
+    {%- set raw = var('lookback_days', none) -%}
+    {%- if raw is none -%}
+        {{- return(1) -}}
+    {%- endif -%}
     {%- set text = raw | string | trim -%}
     {%- if raw is boolean or not modules.re.fullmatch('[0-9]{1,4}', text) -%}
         {{ exceptions.raise_compiler_error("var lookback_days must be a whole number of days >= 0; got '" ~ text ~ "'") }}
