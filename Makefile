@@ -104,7 +104,7 @@ load: setup ## load the raw CSV files of RR_DATA_DIR into the warehouse (RR_TARG
 # dbt
 # ---------------------------------------------------------------------------------------------
 .PHONY: build
-build: setup ## dbt build on RR_TARGET: DATE=YYYY-MM-DD [LOOKBACK=n] for one date (widened to certify it), default every date
+build: setup ## dbt build on RR_TARGET: DATE=YYYY-MM-DD [LOOKBACK=n] for one date, START= END= for a range (widened to certify them), default every date
 	$(PY) -m exports.pipeline build
 
 .PHONY: docs
@@ -124,11 +124,11 @@ export AIRFLOW__COSMOS__CACHE_DIR ?= $(AIRFLOW_HOME)/cosmos_cache
 STACK ?= local
 
 .PHONY: report
-report: setup ## write the reports of DATE=YYYY-MM-DD into logs/reports (refused unless the date is certified)
+report: setup ## write the reports of DATE=YYYY-MM-DD (or each date START= .. END=) into logs/reports (refused unless certified)
 	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline report
 
 .PHONY: run-dag
-run-dag: $(if $(filter compose,$(STACK)),,setup) ## one DAG run: DATE=YYYY-MM-DD (run id manual_backfill_D), default the last complete day; goes to the stack (STACK=compose), the native Airflow (make airflow), else `airflow dags test`
+run-dag: $(if $(filter compose,$(STACK)),,setup) ## one DAG run: DATE=YYYY-MM-DD (run id manual_backfill_D) or START= END= (one ranged run), default the last complete day; goes to the stack (STACK=compose), the native Airflow (make airflow), else `airflow dags test`
 ifeq ($(STACK),compose)
 	@$(MAKE) compose-run-dag
 else
@@ -136,12 +136,17 @@ else
 endif
 
 .PHONY: run-linux
-run-linux: setup ## the whole pipeline for one date on this machine, no Airflow, no Docker: load what changed, dbt build, reports (DATE, default the last complete day)
+run-linux: setup ## the whole pipeline on this machine, no Airflow, no Docker: load what changed, dbt build, reports (DATE, or START= END=; default the last complete day)
 	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline run-linux
 
 .PHONY: backfill
-backfill: setup ## run the DAG for every date from START to END (YYYY-MM-DD), in order, stopping at the first failure
+backfill: $(if $(filter compose,$(STACK)),,setup) ## one ranged DAG run for START to END (YYYY-MM-DD): built and checked once, the reports of every certified date
+ifeq ($(STACK),compose)
+	@test -n "$$START" -a -n "$$END" || { echo "error: START and END are required: make backfill START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
+	@$(MAKE) compose-run-dag DATE=
+else
 	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline backfill
+endif
 
 .PHONY: check
 check: $(if $(filter compose,$(STACK)),,setup) ## is the latest run trustworthy? certification, the latest report's gates, the Airflow's health
@@ -186,8 +191,8 @@ airflow-status: setup ## the native Airflow's processes and health
 	@$(NATIVE_PY) status
 
 .PHONY: trigger
-trigger: setup ## trigger a run in the native Airflow (REST API, conf target_date) and follow it: DATE=YYYY-MM-DD
-	@$(NATIVE_PY) trigger --date "$$DATE"
+trigger: setup ## trigger a run in the native Airflow (REST API) and follow it: DATE=YYYY-MM-DD, or START= END= for a range
+	@$(NATIVE_PY) trigger --date "$$DATE" --start "$$START" --end "$$END"
 
 # ---------------------------------------------------------------------------------------------
 # the two commands

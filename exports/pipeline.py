@@ -2,11 +2,13 @@
 
 Make passes its variables (``DATE``, ``LOOKBACK``, ``START``, ``END``) only through the
 environment, never into a shell line; they are validated here (dates by
-:func:`seeds_loader.rules.parse_date`), so no value can run a command or reach dbt unchecked.
+:func:`seeds_loader.rules.parse_date`, a run's dates by the rules of
+:func:`seeds_loader.rules.parse_run_conf`), so no value can run a command or reach dbt unchecked.
 
-``build`` is ``dbt build`` for one date with the window the certification needs
-(:func:`exports.certification.plan_window`: from the first uncertified date when the history is
-not certified, e.g. after a raw re-delivery changed an older date), or for every date.
+``build`` is ``dbt build`` for one date (``DATE``) or a range (``START`` .. ``END``) with the
+window the certification needs (:func:`exports.certification.plan_window`: from the first
+uncertified date when the history is not certified, e.g. after a raw re-delivery changed an older
+date), or for every date.
 """
 
 from __future__ import annotations
@@ -59,10 +61,26 @@ def env_days(name: str, environ: Mapping[str, str], default: int) -> int:
     return int(value)
 
 
-def dates_between(start: dt.date, end: dt.date) -> list[dt.date]:
+def env_dates(environ: Mapping[str, str], *, required: bool = False) -> rules.RunDates | None:
+    """The run's dates from ``DATE`` (one date) or ``START`` and ``END`` (a range); None when
+    none is given (unless required). The same rules as ``dag_run.conf`` (``parse_run_conf``),
+    with the Make variables' names in the messages."""
+    date = env_date("DATE", environ, required=False)
+    start = env_date("START", environ, required=False)
+    end = env_date("END", environ, required=False)
+    if date is not None and (start is not None or end is not None):
+        raise InputError("DATE cannot be combined with START/END: give one date or a range")
+    if date is not None:
+        return rules.RunDates(date, date)
+    if start is None and end is None:
+        if required:
+            raise InputError("a date is required: DATE=YYYY-MM-DD, or START=YYYY-MM-DD END=YYYY-MM-DD")
+        return None
+    if start is None or end is None:
+        raise InputError("START and END go together: START=YYYY-MM-DD END=YYYY-MM-DD (or DATE= for one date)")
     if end < start:
         raise InputError(f"END ({end}) is before START ({start})")
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    return rules.RunDates(start, end)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,12 +104,14 @@ def window_for(settings: Settings, target_date: dt.date, lookback_days: int) -> 
         return plan_window(wh, target_date, lookback_days)
 
 
-def build(settings: Settings, target_date: dt.date | None, lookback_days: int) -> int:
-    """dbt build for one date (window planned for certification) or, without a date, every date."""
-    if target_date is None:
+def build(settings: Settings, dates: rules.RunDates | None, lookback_days: int) -> int:
+    """dbt build for one date or a range, with the window planned for their certification (the
+    range start - lookback_days .. end, widened back to the first uncertified date), or, without
+    a date, every date."""
+    if dates is None:
         return run_dbt(settings, ["build"])
-    require_coverage(settings, target_date)
-    window = window_for(settings, target_date, lookback_days)
+    require_coverage(settings, dates)
+    window = window_for(settings, dates.end, (dates.end - dates.start).days + lookback_days)
     if window.note:
         print(f"window widened: {window.note}", flush=True)
     return run_dbt(settings, ["build"], window.dbt_vars())
@@ -128,58 +148,98 @@ def default_date(settings: Settings) -> dt.date:
     return raw_status(settings).default_report_date(dt.datetime.now(dt.UTC))
 
 
-def run_dag(settings: Settings, target_date: dt.date | None, reports_dir: Path) -> int:
-    """One DAG run: in the native Airflow when `make airflow` runs it (a manual backfill named
-    ``manual_backfill_<D>``), else through ``airflow dags test`` on this machine."""
+def run_dag(settings: Settings, dates: rules.RunDates | None, reports_dir: Path) -> int:
+    """One DAG run for one date or a range: in the native Airflow when `make airflow` runs it (a
+    manual backfill named ``manual_backfill_<D>`` or ``manual_backfill_<S>_to_<E>``), else
+    through ``airflow dags test`` on this machine."""
     if native_airflow_started(os.environ):
         command = [sys.executable, str(NATIVE), "trigger"]
-        if target_date is not None:
-            command += ["--date", target_date.isoformat()]
+        if dates is not None and dates.is_range:
+            command += ["--start", dates.start.isoformat(), "--end", dates.end.isoformat()]
+        elif dates is not None:
+            command += ["--date", dates.end.isoformat()]
         print("$ " + " ".join(command), flush=True)
         return subprocess.run(command, check=False).returncode
-    if target_date is None:
-        target_date = default_date(settings)
-        print(f"no DATE: the last complete day the raw data cover, {target_date}", flush=True)
+    if dates is None:
+        d = default_date(settings)
+        dates = rules.RunDates(d, d)
+        print(f"no DATE: the last complete day the raw data cover, {d}", flush=True)
     ensure_airflow_db(os.environ)
-    conf = json.dumps({"target_date": target_date.isoformat()})
-    command = [str(AIRFLOW), "dags", "test", DAG_ID, "--conf", conf]
+    command = [str(AIRFLOW), "dags", "test", DAG_ID, "--conf", json.dumps(dates.conf())]
     print("$ " + " ".join(command), flush=True)
     code = subprocess.run(command, env={**os.environ, **settings.dbt_env()}, check=False).returncode
-    summary = reports_dir / f"rr_pipeline_summary_{target_date.isoformat()}.txt"
-    if code == 0 and not summary.exists():
-        print(f"error: no report for {target_date}: see the task logs above", file=sys.stderr)
+    missing = [d for d in dates.dates() if not (reports_dir / report_names(d)["summary"]).exists()]
+    if code == 0 and missing:
+        print(f"error: no report for {_runs(missing)}: see the task logs above", file=sys.stderr)
         return 1
+    if code != 0 and dates.is_range:
+        print_certification(settings, dates)
     return code
 
 
-def require_coverage(settings: Settings, target_date: dt.date) -> None:
-    """The raw data must cover the date (RawStatus.coverage); a partial day is a warning."""
+def print_certification(settings: Settings, dates: rules.RunDates) -> None:
+    """After a failed ranged run: which of its dates are certified, and why the others are not."""
+    with connect(settings, create=False) as wh:
+        states = {d: (c, r) for d, c, r in certified_dates(wh)}
+    refused = [
+        (d, states.get(d, (False, "never checked"))[1])
+        for d in dates.dates()
+        if not states.get(d, (False,))[0]
+    ]
+    print(f"{len(dates.dates()) - len(refused)} of {len(dates.dates())} dates are certified", file=sys.stderr)
+    for d, reason in refused:
+        print(f"  {d}: not certified: {reason}", file=sys.stderr)
+
+
+def require_coverage(settings: Settings, dates: rules.RunDates) -> None:
+    """The raw data must cover every date (RawStatus.coverage); a partial day is a warning."""
     from seeds_loader.status import raw_status
 
-    coverage = raw_status(settings).coverage(target_date)
-    if not coverage.usable:
-        raise InputError(coverage.message)
-    if coverage.state != "complete":
-        print(f"warning: {coverage.message}", flush=True)
+    status = raw_status(settings)
+    for d in dates.dates():
+        coverage = status.coverage(d)
+        if not coverage.usable:
+            raise InputError(coverage.message)
+        if coverage.state != "complete":
+            print(f"warning: {coverage.message}", flush=True)
 
 
-def run_linux(settings: Settings, target_date: dt.date | None, reports_dir: Path) -> int:
-    """The whole pipeline for one date on this machine, no Airflow: the raw load of what changed,
-    the coverage rule, dbt build of the window the certification needs, the reports."""
-    from exports.__main__ import main as export_main
+def run_linux(settings: Settings, dates: rules.RunDates | None, reports_dir: Path) -> int:
+    """The whole pipeline for one date or a range on this machine, no Airflow: the raw load of
+    what changed, the coverage rule, dbt build of the window the certification needs, the
+    reports of every date (as the DAG's tasks do, in the same order)."""
     from seeds_loader.load import load
 
     report = load(settings, only_changed=True, progress=False)
     for name, f in report.files.items():
         print(f"{name}: {'unchanged' if f.skipped else f'loaded {f.rows} rows'}", flush=True)
-    if target_date is None:
-        target_date = default_date(settings)
-        print(f"no DATE: the last complete day the raw data cover, {target_date}", flush=True)
-    require_coverage(settings, target_date)
-    code = build(settings, target_date, 1)
+    if dates is None:
+        d = default_date(settings)
+        dates = rules.RunDates(d, d)
+        print(f"no DATE: the last complete day the raw data cover, {d}", flush=True)
+    require_coverage(settings, dates)
+    code = build(settings, dates, 1)
     if code != 0:
+        if dates.is_range:
+            print_certification(settings, dates)
         return code
-    return export_main(["--target-date", target_date.isoformat(), "--out", str(reports_dir)])
+    return export_range(settings, dates, reports_dir)
+
+
+def export_range(settings: Settings, dates: rules.RunDates, reports_dir: Path) -> int:
+    """The reports of every date (``export_dates``: each certified date's are written, the others
+    refused and named); 1 when any date was refused."""
+    from exports.__main__ import main as export_main
+
+    if not dates.is_range:
+        return export_main(["--target-date", dates.end.isoformat(), "--out", str(reports_dir)])
+    from exports.report import export_dates
+
+    written, refused = export_dates(settings, dates.dates(), reports_dir)
+    print(f"wrote the reports of {len(written)} of {len(dates.dates())} dates into {reports_dir}", flush=True)
+    for exc in refused:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def sql_shell(settings: Settings) -> int:
@@ -222,14 +282,11 @@ def sql_shell(settings: Settings) -> int:
     return 0
 
 
-def backfill(settings: Settings, start: dt.date, end: dt.date, reports_dir: Path) -> int:
-    """One DAG run per date from ``start`` to ``end``, in order, stopping at the first failure."""
-    for d in dates_between(start, end):
-        print(f"=== backfill {d}", flush=True)
-        code = run_dag(settings, d, reports_dir)
-        if code != 0:
-            return code
-    return 0
+def backfill(settings: Settings, dates: rules.RunDates, reports_dir: Path) -> int:
+    """One ranged DAG run for ``dates`` (the window built and checked once, every certified date's
+    reports written): the same result, date for date, as one run per date, at the cost of one."""
+    print(f"=== backfill {dates.describe()} in one run", flush=True)
+    return run_dag(settings, dates, reports_dir)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,42 +390,42 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser.add_argument(
         "command",
         choices=["build", "report", "demo", "check", "run-dag", "run-linux", "sql", "backfill"],
-        help="build: dbt build (DATE, LOOKBACK); report: the reports of DATE; demo: build and report "
-        "the last complete day; check: certification and latest reports; run-dag: one DAG run for "
-        "DATE (the native Airflow when it runs, else airflow dags test); run-linux: load, build and "
-        "report DATE without Airflow; sql: a SQL shell on the warehouse; backfill: one DAG run per "
-        "date from START to END",
+        help="build: dbt build (DATE or START/END, LOOKBACK); report: the reports of DATE (or START "
+        "to END); demo: build and report the last complete day; check: certification and latest "
+        "reports; run-dag: one DAG run for DATE or START/END (the native Airflow when it runs, else "
+        "airflow dags test); run-linux: load, build and report DATE (or START to END) without "
+        "Airflow; sql: a SQL shell on the warehouse; backfill: one ranged DAG run from START to END",
     )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
         reports_dir = _reports_dir(settings, environ)
         if args.command == "run-dag":
-            return run_dag(settings, env_date("DATE", environ, required=False), reports_dir)
+            return run_dag(settings, env_dates(environ), reports_dir)
         if args.command == "run-linux":
-            return run_linux(settings, env_date("DATE", environ, required=False), reports_dir)
+            return run_linux(settings, env_dates(environ), reports_dir)
         if args.command == "sql":
             return sql_shell(settings)
         if args.command == "backfill":
-            start = env_date("START", environ, required=True)
-            end = env_date("END", environ, required=True)
-            assert start is not None and end is not None
-            return backfill(settings, start, end, reports_dir)
+            if environ.get("DATE"):
+                raise InputError("backfill takes START and END (use make run-dag DATE=... for one date)")
+            env_date("START", environ, required=True)
+            env_date("END", environ, required=True)
+            dates = env_dates(environ, required=True)
+            assert dates is not None
+            return backfill(settings, dates, reports_dir)
         if args.command == "build":
-            target_date = env_date("DATE", environ, required=False)
-            return build(settings, target_date, env_days("LOOKBACK", environ, 1))
+            return build(settings, env_dates(environ), env_days("LOOKBACK", environ, 1))
         if args.command == "report":
-            target_date = env_date("DATE", environ, required=True)
-            assert target_date is not None
-            from exports.__main__ import main as export_main
-
-            return export_main(["--target-date", target_date.isoformat(), "--out", str(reports_dir)])
+            dates = env_dates(environ, required=True)
+            assert dates is not None
+            return export_range(settings, dates, reports_dir)
         if args.command == "demo":
             from seeds_loader.status import raw_status
 
             day = raw_status(settings).last_complete_day
             print(f"dbt build for the last complete day in the data: {day}", flush=True)
-            code = build(settings, day, 1)
+            code = build(settings, rules.RunDates(day, day), 1)
             if code != 0:
                 return code
             from exports.__main__ import main as export_main

@@ -525,6 +525,29 @@ def export_reports(
     return ExportResult(target_date, files, cert, funnel)
 
 
+def export_dates(
+    settings: Settings,
+    dates: Sequence[dt.date],
+    out_dir: Path | None = None,
+    *,
+    airflow_run_id: str | None = None,
+) -> tuple[list[ExportResult], list[GateRefusal]]:
+    """:func:`export_reports` for each date of a ranged run, in order: (written, refused).
+
+    Each date's reports stand on that date's own certification, so a date that is not certified
+    refuses only its own reports (and none of its earlier ones is left); the certified dates' are
+    written. The caller fails the run when anything was refused. Any other error stops at once.
+    """
+    written: list[ExportResult] = []
+    refused: list[GateRefusal] = []
+    for d in dates:
+        try:
+            written.append(export_reports(settings, d, out_dir, airflow_run_id=airflow_run_id))
+        except GateRefusal as exc:
+            refused.append(exc)
+    return written, refused
+
+
 def read_report_tables(wh: Warehouse, target_date: dt.date) -> dict[str, tuple[list[str], list[tuple]]]:
     """The rows of the three CSVs of ``target_date`` from schema kpi (certified dates only), in
     the reports' columns and order (:data:`REPORT_LAYOUTS`): {"funnel" | "cohort" | "crm": (columns, rows)}."""

@@ -16,8 +16,10 @@ STACK_WAIT_SECONDS ?= 600
 SCALE ?= 0.05
 SEED ?= 42
 DATE ?=
+START ?=
+END ?=
 # values reach the helper through the environment, never pasted into a shell line
-export SCALE SEED DATE
+export SCALE SEED DATE START END
 
 COMPOSE_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 STACK_PY := $(PYTHON) $(COMPOSE_MK_DIR)/stack.py --docker "$(DOCKER)" --env-file "$(STACK_ENV_FILE)"
@@ -47,8 +49,8 @@ compose-logs: ## docker-compose stack: follow the logs (SERVICE=airflow-schedule
 	@$(STACK_PY) logs $(SERVICE)
 
 .PHONY: compose-run-dag
-compose-run-dag: ## docker-compose stack: trigger rr_funnel_daily in it (DATE=YYYY-MM-DD, default the last complete day) and follow the run
-	@$(STACK_PY) run-dag --date "$$DATE"
+compose-run-dag: ## docker-compose stack: trigger rr_funnel_daily in it (DATE=YYYY-MM-DD, or START= END= for a range; default the last complete day) and follow the run
+	@$(STACK_PY) run-dag --date "$$DATE" --start "$$START" --end "$$END"
 
 .PHONY: compose-check
 compose-check: ## docker-compose stack: the latest report's certification on its warehouse, and the API server's health

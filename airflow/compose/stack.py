@@ -8,8 +8,9 @@
                              wait for the API server, print the UI address and the login
     init [--scale --seed]    generate the raw data unless present, then load it (airflow-cli)
     run-dag [--date D]       trigger rr_funnel_daily in the stack through its REST API and follow
-                             it: run id manual_backfill_D (conf target_date D), or without a date
-                             a manual run of the last complete day the raw data cover
+                             it: run id manual_backfill_D (conf target_date D); --start S --end E
+                             one ranged run (manual_backfill_S_to_E); without a date a manual
+                             run of the last complete day the raw data cover
     check                    `python -m exports.pipeline check` on the stack's warehouse, and the
                              API server's health
     psql                     a psql shell on the stack's warehouse
@@ -437,20 +438,20 @@ def cmd_init(stack: Stack, args: argparse.Namespace) -> int:
     return 0
 
 
-def target_date(text: str) -> str | None:
-    """A strict YYYY-MM-DD calendar date, as the DAG's conf wants it (the project's one date
-    rule, seeds_loader/rules.py, which needs only the standard library); empty: None."""
-    if not text:
-        return None
+def run_conf(date: str, start: str = "", end: str = "") -> dict[str, str]:
+    """The DAG's conf for DATE, or START .. END (a ranged run), or {} (the last complete day):
+    the project's one rule, seeds_loader/rules.py parse_run_conf (standard library only)."""
     sys.path.insert(0, str(ROOT))
     try:
-        from seeds_loader.rules import DateError, parse_date
+        from seeds_loader.rules import DateError, parse_run_conf
     finally:
         sys.path.remove(str(ROOT))
+    conf = {k: v for k, v in (("target_date", date), ("start_date", start), ("end_date", end)) if v}
     try:
-        return parse_date(text, "DATE").isoformat()
+        asked = parse_run_conf(conf)
     except DateError as exc:
         raise StackError(str(exc)) from None
+    return {} if asked is None else asked.conf()
 
 
 def _rest():
@@ -471,13 +472,13 @@ def api_client(stack: Stack):
 
 
 def cmd_run_dag(stack: Stack, args: argparse.Namespace) -> int:
-    date = target_date(args.date)
+    conf = run_conf(args.date, args.start, args.end)
     stack.preflight()
     ensure_env(stack.env_file, create=False)
     stack.require_running()
     rest = _rest()
     try:
-        code = rest.trigger_and_follow(api_client(stack), date, wait=True, timeout=args.timeout)
+        code = rest.trigger_and_follow(api_client(stack), conf, wait=True, timeout=args.timeout)
     except rest.RestError as exc:
         raise StackError(str(exc)) from None
     if code == 0:
@@ -547,6 +548,8 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
     run_dag = sub.add_parser("run-dag", help=f"trigger {DAG_ID} in the stack and follow the run")
     run_dag.add_argument("--date", default="", help="YYYY-MM-DD (default: the last complete day covered)")
+    run_dag.add_argument("--start", default="", help="first date of a ranged run (with --end)")
+    run_dag.add_argument("--end", default="", help="last date of a ranged run (with --start)")
     run_dag.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run")
     run_dag.set_defaults(func=cmd_run_dag)
     sub.add_parser("check", help="the latest report's certification and the API's health").set_defaults(

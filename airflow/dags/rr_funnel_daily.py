@@ -20,7 +20,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
 from cosmos.operators.local import DbtTestLocalOperator
 
-from seeds_loader.rules import DateError, gates, parse_date, previous_kst_day
+from seeds_loader.rules import DateError, RunDates, gates, parse_run_conf, previous_kst_day
 from seeds_loader.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,9 @@ else:  # pragma: no cover - `make setup` always builds the manifest
     )
     LOAD_METHOD = LoadMode.DBT_LS
 
-# The one date every dbt task and the export work on, resolved (and validated) by the first task,
-# and the window the certification needs, planned once the raw data is loaded.
+# The date every dbt task works as of (the run's last date; one date for a daily run), resolved
+# and validated by the first task, which also pushes the first date of a ranged run (XCom
+# start_date); and the window the certification needs, planned once the raw data is loaded.
 TARGET_DATE = "{{ ti.xcom_pull(task_ids='resolve_target_date') }}"
 LOOKBACK_DAYS = "{{ ti.xcom_pull(task_ids='plan_window')['lookback_days'] }}"
 WINDOW_NOTE = "{{ ti.xcom_pull(task_ids='plan_window')['window_note'] }}"
@@ -76,59 +77,81 @@ DOC_MD = f"""
 The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
 
 1. `resolve_target_date`: the date D the run reports on. `dag_run.conf["target_date"]`
-   (a strict `YYYY-MM-DD` real date; anything else fails the run before any dbt task), or the
-   Asia/Seoul day before the run's logical date: the 09:00 KST run of 2015-09-19 reports on
-   2015-09-18. A manual run without a date reports on the last complete day the raw data cover.
-   Any earlier report of D is withdrawn at once: from here on the warehouse is rebuilt for D, so
-   a run that fails leaves no report of D looking current.
+   (a strict `YYYY-MM-DD` real date; anything else fails the run before any dbt task), or a range
+   `{{"start_date": S, "end_date": E}}` (a backfill in one run: the window S .. E is built and
+   checked once and the reports of every certified date are written), or the Asia/Seoul day
+   before the run's logical date: the 09:00 KST run of 2015-09-19 reports on 2015-09-18 (runs of
+   `airflow backfill create` too, which take no dates in their conf). A manual run without a date
+   reports on the last complete day the raw data cover. Any earlier report of the run's dates is
+   withdrawn at once: from here on the warehouse is rebuilt for them, so a run that fails leaves
+   no report of them looking current.
 2. `load_raw_if_changed`: the four raw files in `RR_DATA_DIR` must be present; each table is
    reloaded only when its files' sha256 differ from the last load in `raw.raw_rr_load_log`; the
    log names the Asia/Seoul dates a re-delivery changed.
-3. `check_raw_freshness`: the raw events must cover D (events after the end of D exist); a date
-   they do not reach fails here, with the date the data end on. The first and last days of the
+3. `check_raw_freshness`: the raw events must cover every date of the run (events after the
+   end of D exist); a date they do not reach fails here, with the date the data end on. The first and last days of the
    data are partial: a warning. `dbt source freshness` (the dbt group's source task) warns when
    the last delivery is over 2 days old.
-4. `plan_window`: the dates to rebuild and check, D - 1 .. D, widened back to the first date
-   that is not certified (a re-delivery that changed an older date, an earlier failed run).
+4. `plan_window`: the dates to rebuild and check, D - 1 .. D (S - 1 .. E for a range), widened
+   back to the first date that is not certified (a re-delivery that changed an older date, an
+   earlier failed run).
 5. `dbt`: every model (incremental by date over that window) followed by its tests; the tests
    are the quality gates ({GATES_TEXT}).
    A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
    runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
 6. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
    `{REPORTS_DIR}` only if D is certified (every test of every gate checked its numbers, on the
-   raw data now loaded).
+   raw data now loaded). A range writes the reports of each certified date, then fails naming the
+   dates it refused (if any): each date's reports stand on that date's own certification.
 
 Unpausing starts a run for the last 09:00 KST that has passed (catchup is off), reporting on the
 day before it: on a historical data set it stops in `check_raw_freshness`.
 
-Backfill one date: trigger with conf `{{"target_date": "2015-09-18"}}` (or `make run-dag DATE=2015-09-18`).
+Backfill one date: trigger with conf `{{"target_date": "2015-09-18"}}` (or `make run-dag DATE=2015-09-18`);
+a range: conf `{{"start_date": "2015-05-03", "end_date": "2015-09-18"}}` (or
+`make backfill START=2015-05-03 END=2015-09-18`).
 """
 
 
 @task(retries=0)
 def resolve_target_date() -> str:
-    """The run's Asia/Seoul target date as YYYY-MM-DD (fails the run, without retries, when invalid).
+    """The run's Asia/Seoul (last) date as YYYY-MM-DD; a ranged run also pushes XCom ``start_date``
+    (its first date). Fails the run, without retries, on an invalid conf (``parse_run_conf``).
 
-    Also withdraws any earlier report of that date: the run is about to rebuild it, and if the run
-    fails (a gate, a model) ``export_reports`` never runs, so an old report would look current.
+    Also withdraws any earlier report of the run's dates: the run is about to rebuild them, and if
+    the run fails (a gate, a model) ``export_reports`` never runs, so an old report would look
+    current.
     """
     from exports.report import remove_reports
 
     context = get_current_context()
     dag_run = context["dag_run"]
-    conf = dag_run.conf or {}
-    unknown = sorted(set(conf) - {"target_date"})
-    if unknown:
+    try:
+        asked = parse_run_conf(dag_run.conf)
+    except DateError as exc:
+        raise AirflowFailException(f"invalid dag_run.conf: {exc}") from None
+    run_type = str(dag_run.run_type).lower()
+    if asked is not None and run_type.endswith("backfill"):
+        # `airflow backfill create --dag-run-conf`: every run of the backfill would report the
+        # same dates instead of the day before its own logical date
         raise AirflowFailException(
-            f"invalid dag_run.conf: unknown key(s) {', '.join(unknown)}; expected target_date"
+            "invalid dag_run.conf: a run of `airflow backfill create` reports the Asia/Seoul day "
+            "before its logical date; give no target_date/start_date/end_date in its conf"
         )
-    if "target_date" in conf:  # present means a date: null, "" or " 2015-09-18" are refused
-        try:
-            target_date = parse_date(conf["target_date"], "target_date")
-        except DateError as exc:
-            raise AirflowFailException(f"invalid dag_run.conf: {exc}") from None
-        log.info("target date %s from dag_run.conf", target_date)
-    elif str(dag_run.run_type).lower().endswith("manual"):
+    # Runs of this DAG rebuild the same tables and must never overlap. The DAG's max_active_runs
+    # holds back scheduled and manual runs, not the runs of `airflow backfill create`, which have
+    # their own limit (10 unless --max-active-runs 1): a run that finds another one running stops
+    # here, before it touches the warehouse.
+    running = context["ti"].get_dr_count(dag_id=DAG_ID, states=["running"])
+    if running > 1:
+        raise AirflowFailException(
+            f"{running - 1} other run(s) of {DAG_ID} are running: its runs rebuild the same tables and "
+            "must run one at a time (airflow backfill create ... --max-active-runs 1, or one ranged run: "
+            "conf start_date/end_date)"
+        )
+    if asked is not None:
+        log.info("dates %s from dag_run.conf", asked.describe())
+    elif run_type.endswith("manual"):
         # A manual run without a date (`make run-dag`): the date a run started now reports on,
         # i.e. yesterday in Asia/Seoul, or the last complete day when the raw data end earlier.
         from seeds_loader.status import read_raw_status
@@ -137,15 +160,26 @@ def resolve_target_date() -> str:
         instant = dag_run.run_after
         with connect(load_settings()) as wh:
             status = read_raw_status(wh)
-        target_date = previous_kst_day(instant) if status is None else status.default_report_date(instant)
-        log.info("target date %s: a manual run without conf.target_date, started %s", target_date, instant)
+        d = previous_kst_day(instant) if status is None else status.default_report_date(instant)
+        asked = RunDates(d, d)
+        log.info("target date %s: a manual run without a date in its conf, started %s", d, instant)
     else:
         instant = context.get("logical_date") or dag_run.run_after
-        target_date = previous_kst_day(instant)
-        log.info("target date %s: the Asia/Seoul day before the logical date %s", target_date, instant)
-    for path in remove_reports(REPORTS_DIR, target_date):
-        log.info("withdrew the earlier report %s (it is rebuilt by this run)", path)
-    return target_date.isoformat()
+        d = previous_kst_day(instant)
+        asked = RunDates(d, d)
+        log.info("target date %s: the Asia/Seoul day before the logical date %s", d, instant)
+    for d in asked.dates():
+        for path in remove_reports(REPORTS_DIR, d):
+            log.info("withdrew the earlier report %s (it is rebuilt by this run)", path)
+    context["ti"].xcom_push(key="start_date", value=asked.start.isoformat())
+    return asked.end.isoformat()
+
+
+def _run_dates(target_date: str) -> RunDates:
+    """The run's dates: XCom ``start_date`` of resolve_target_date .. ``target_date``."""
+    ti = get_current_context()["ti"]
+    start = ti.xcom_pull(task_ids="resolve_target_date", key="start_date") or target_date
+    return RunDates(dt.date.fromisoformat(start), dt.date.fromisoformat(target_date))
 
 
 @task
@@ -171,7 +205,7 @@ def load_raw_if_changed() -> dict[str, str]:
 
 @task(retries=0)
 def check_raw_freshness(target_date: str) -> str:
-    """The raw data must cover the target date (the rule: ``RawStatus.coverage`` in
+    """The raw data must cover every date of the run (the rule: ``RawStatus.coverage`` in
     seeds_loader/status.py), and the age of the last delivery is logged (from the load log).
 
     A date the raw events do not reach fails here, before any dbt task (a retry cannot change
@@ -192,24 +226,29 @@ def check_raw_freshness(target_date: str) -> str:
     if status is None:
         raise AirflowFailException(f"no raw events in {settings.describe()}: the load found nothing to load")
     log.info("last delivery of events.csv loaded at %s UTC", delivered)
-    coverage = status.coverage(dt.date.fromisoformat(target_date))
-    if not coverage.usable:
-        raise AirflowFailException(coverage.message)
-    if coverage.state == "partial":
-        log.warning("raw coverage: %s", coverage.message)
-    else:
-        log.info("raw coverage: %s", coverage.message)
-    return coverage.state
+    coverages = [status.coverage(d) for d in _run_dates(target_date).dates()]
+    for coverage in coverages:
+        if not coverage.usable:
+            raise AirflowFailException(coverage.message)
+    for coverage in coverages:
+        if coverage.state == "partial":
+            log.warning("raw coverage: %s", coverage.message)
+        elif len(coverages) == 1:
+            log.info("raw coverage: %s", coverage.message)
+    states = {c.state for c in coverages}
+    return "partial" if "partial" in states else "complete"
 
 
 @task
 def plan_window(target_date: str) -> dict[str, object]:
-    """The window of the dbt tasks: D - 1 .. D, from the first uncertified date when earlier."""
+    """The window of the dbt tasks: S - 1 .. D (S = D for a daily run), from the first uncertified
+    date when earlier."""
     from exports.certification import plan_window as plan
     from seeds_loader.warehouse import connect
 
+    dates = _run_dates(target_date)
     with connect(load_settings()) as wh:
-        window = plan(wh, dt.date.fromisoformat(target_date))
+        window = plan(wh, dates.end, (dates.end - dates.start).days + 1)
     if window.note:
         log.info("window widened: %s", window.note)
     log.info("dbt window: %s .. %s", window.start or "the first date", target_date)
@@ -218,23 +257,24 @@ def plan_window(target_date: str) -> dict[str, object]:
 
 @task
 def export_reports(target_date: str) -> list[str]:
-    """The four reports of the target date, only from data that passed every gate."""
-    from exports.report import GateRefusal
-    from exports.report import export_reports as write_reports
+    """The four reports of each date of the run, only from data that passed every gate; a date
+    that is not certified is refused (its reports are not written) and fails the task, naming it,
+    after the certified dates' reports are written."""
+    from exports.report import export_dates
 
     context = get_current_context()
-    try:
-        result = write_reports(
-            load_settings(),
-            dt.date.fromisoformat(target_date),
-            REPORTS_DIR,
-            airflow_run_id=context["run_id"],
-        )
-    except GateRefusal as exc:  # not certified: a retry cannot change that
-        raise AirflowFailException(str(exc)) from None
-    for path in result.paths:
+    written, refused = export_dates(
+        load_settings(),
+        _run_dates(target_date).dates(),
+        REPORTS_DIR,
+        airflow_run_id=context["run_id"],
+    )
+    paths = [str(p) for result in written for p in result.paths]
+    for path in paths:
         log.info("wrote %s", path)
-    return [str(p) for p in result.paths]
+    if refused:  # not certified: a retry cannot change that
+        raise AirflowFailException("; ".join(str(exc) for exc in refused))
+    return paths
 
 
 def _gate_failure_fails_at_once(dbt_task: DbtTestLocalOperator):

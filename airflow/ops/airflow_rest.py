@@ -5,8 +5,8 @@ against the docker-compose stack (airflow/compose/stack.py), so both trigger and
 same way. Standard library only: the compose helper runs with the system's python3.
 
 Run ids: a run for an explicit date is a manual backfill named ``manual_backfill_<D>`` (the original
-project's naming); a repeat of the same date gets ``manual_backfill_<D>_2``, ``_3``, ... so every run
-keeps its own id and its own logs.
+project's naming), a ranged run ``manual_backfill_<S>_to_<E>``; a repeat gets ``_2``, ``_3``, ...
+so every run keeps its own id and its own logs.
 """
 
 from __future__ import annotations
@@ -164,9 +164,23 @@ class AirflowRest:
             time.sleep(poll)
 
 
-def backfill_run_id(date_text: str) -> str:
-    """The run id of a manual backfill of one date: ``manual_backfill_<D>`` (repeats get ``_2``, ...)."""
-    return f"manual_backfill_{date_text}"
+def backfill_run_id(conf: Mapping[str, str]) -> str | None:
+    """The run id of a manual backfill (repeats get ``_2``, ...): ``manual_backfill_<D>`` for
+    conf ``target_date`` D, ``manual_backfill_<S>_to_<E>`` for a range; None without dates (the
+    API names the run)."""
+    if conf.get("target_date"):
+        return f"manual_backfill_{conf['target_date']}"
+    if conf.get("start_date") and conf.get("end_date"):
+        return f"manual_backfill_{conf['start_date']}_to_{conf['end_date']}"
+    return None
+
+
+def describe_conf(conf: Mapping[str, str]) -> str:
+    if conf.get("target_date"):
+        return f"target_date {conf['target_date']}"
+    if conf.get("start_date"):
+        return f"dates {conf['start_date']} .. {conf['end_date']}"
+    return "no date: the DAG reports on the last complete day the raw data cover"
 
 
 def print_progress(changed: Mapping[str, str]) -> None:
@@ -187,9 +201,10 @@ def summarize(client: AirflowRest, run_id: str, dag_id: str = DAG_ID) -> tuple[s
     return run["state"], failed
 
 
-def trigger_and_follow(client: AirflowRest, date: str | None, *, wait: bool, timeout: float) -> int:
-    """Trigger one run (``manual_backfill_<D>`` for a date, else the date a run started now reports
-    on), unpausing the DAG if needed, and follow it to its end; 0 when it succeeded."""
+def trigger_and_follow(client: AirflowRest, conf: Mapping[str, str], *, wait: bool, timeout: float) -> int:
+    """Trigger one run with ``conf`` (validated by the caller: ``RunDates.conf()`` of
+    seeds_loader/rules.py, or {} for the date a run started now reports on), unpausing the DAG if
+    needed, and follow it to its end; 0 when it succeeded."""
     dag = client.dag()
     if dag is None:
         raise RestError(f"{DAG_ID} is not imported: see the dag-processor's log and /api/v2/importErrors")
@@ -200,14 +215,8 @@ def trigger_and_follow(client: AirflowRest, date: str | None, *, wait: bool, tim
             "beginning with the last 09:00 that has passed (on historical data that run stops in "
             "check_raw_freshness: nothing covers yesterday)"
         )
-    conf = {"target_date": date} if date else {}
-    run_id = client.trigger(conf, backfill_run_id(date) if date else None)
-    what = (
-        f"target_date {date}"
-        if date
-        else "no date: the DAG reports on the last complete day the raw data cover"
-    )
-    print(f"triggered {DAG_ID} run {run_id} ({what})", flush=True)
+    run_id = client.trigger(conf, backfill_run_id(conf))
+    print(f"triggered {DAG_ID} run {run_id} ({describe_conf(conf)})", flush=True)
     if not wait:
         return 0
     client.wait(run_id, timeout, on_progress=print_progress)

@@ -5,7 +5,7 @@
     python airflow/ops/native.py down [--drop-database]
                                              stop what `up` started (recorded PIDs only)
     python airflow/ops/native.py status      components alive, the API's health
-    python airflow/ops/native.py trigger [--date D] [--no-wait]
+    python airflow/ops/native.py trigger [--date D | --start S --end E] [--no-wait]
                                              a run of rr_funnel_daily through the REST API
     python airflow/ops/native.py env         the environment the components run with (secrets hidden)
 
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from airflow_rest import DAG_ID, AirflowRest, RestError, describe_health, trigger_and_follow
 
-from seeds_loader.rules import DateError, parse_date
+from seeds_loader.rules import DateError, parse_run_conf
 from seeds_loader.settings import Settings, SettingsError, load_settings
 
 COMPONENTS: dict[str, list[str]] = {
@@ -336,14 +336,14 @@ class Native:
         print(f"logs         {self.run_dir}/*.log, task logs in {self.home / 'logs'}")
         print("next         make trigger DATE=2015-09-18   (or make run-dag), make airflow-down to stop")
 
-    def trigger(self, date: str | None, wait: bool, timeout: float) -> int:
+    def trigger(self, conf: dict[str, str], wait: bool, timeout: float) -> int:
         if not all(self.running().values()):
             raise NativeError(
                 "the native Airflow is not running: start it with `make airflow` (or forget it with "
                 "`make airflow-down`: runs then go to `airflow dags test` on this machine)"
             )
         client = self.client()
-        return trigger_and_follow(client, date, wait=wait, timeout=timeout)
+        return trigger_and_follow(client, conf, wait=wait, timeout=timeout)
 
 
 def group_members(pgid: int) -> list[int]:
@@ -377,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env")
     trigger = sub.add_parser("trigger")
     trigger.add_argument("--date", default="", help="YYYY-MM-DD (default: the last complete day covered)")
+    trigger.add_argument("--start", default="", help="first date of a ranged run (with --end)")
+    trigger.add_argument("--end", default="", help="last date of a ranged run (with --start)")
     trigger.add_argument("--no-wait", action="store_true")
     trigger.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args(argv)
@@ -396,8 +398,19 @@ def main(argv: list[str] | None = None) -> int:
                     hidden = any(w in key for w in ("PASSWORD", "SECRET", "FERNET", "SQL_ALCHEMY"))
                     print(f"{key}={'***' if hidden and value else value}")
         elif args.command == "trigger":
-            date = parse_date(args.date, "DATE").isoformat() if args.date else None
-            return native.trigger(date, wait=not args.no_wait, timeout=args.timeout)
+            conf = {
+                key: value
+                for key, value in (
+                    ("target_date", args.date),
+                    ("start_date", args.start),
+                    ("end_date", args.end),
+                )
+                if value
+            }
+            asked = parse_run_conf(conf)
+            return native.trigger(
+                {} if asked is None else asked.conf(), wait=not args.no_wait, timeout=args.timeout
+            )
     except (NativeError, RestError, SettingsError, DateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
