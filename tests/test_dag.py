@@ -509,13 +509,110 @@ class FakeDagRun:
     run_type: str = "scheduled"
 
 
-def resolve(module: ModuleType, monkeypatch, conf: dict[str, Any] | None, **context: Any) -> str:
-    """Call the task's own Python callable with a fake Airflow context."""
+class FakeTi:
+    """The task instance of a fake context: XComs pushed by one task, pulled by the next."""
+
+    def __init__(self, running: int = 1) -> None:
+        self.pushed: dict[tuple[str, str], Any] = {}
+        self.running = running  # runs of the DAG in state running, this one included
+
+    def get_dr_count(self, dag_id: str, states: list[str] | None = None, **kwargs: Any) -> int:
+        assert dag_id == DAG_ID and states == ["running"] and not kwargs
+        return self.running
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[("resolve_target_date", key)] = value
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        return self.pushed.get((task_ids, key))
+
+
+def fake_context(module: ModuleType, monkeypatch, conf: dict[str, Any] | None, **context: Any) -> dict:
     run_after = context.pop("run_after", pendulum.datetime(2026, 1, 1, tz="UTC"))
     run_type = context.pop("run_type", "scheduled")
-    fake = {"dag_run": FakeDagRun(conf, run_after, run_type), "run_id": "manual__test", **context}
+    ti = context.pop("ti", None) or FakeTi()
+    fake = {"dag_run": FakeDagRun(conf, run_after, run_type), "run_id": "manual__test", "ti": ti, **context}
     monkeypatch.setattr(module, "get_current_context", lambda: fake)
+    return fake
+
+
+def resolve(module: ModuleType, monkeypatch, conf: dict[str, Any] | None, **context: Any) -> str:
+    """Call the task's own Python callable with a fake Airflow context."""
+    fake_context(module, monkeypatch, conf, **context)
     return module.resolve_target_date.function()
+
+
+def test_a_ranged_conf_runs_its_last_date_and_passes_its_first(duckdb_module, monkeypatch):
+    """conf {start_date, end_date}: the run works as of end_date (every dbt task's target_date),
+    its first date goes to the later tasks as XCom start_date, and the earlier reports of every
+    date of the range (only those) are withdrawn."""
+    reports = Path(duckdb_module.REPORTS_DIR)
+    reports.mkdir(parents=True, exist_ok=True)
+    inside = [reports / n for d in (15, 16, 17) for n in report_names(dt.date(2015, 9, d)).values()]
+    outside = [reports / n for d in (14, 18) for n in report_names(dt.date(2015, 9, d)).values()]
+    for path in inside + outside:
+        path.write_text("earlier\n")
+    fake = fake_context(duckdb_module, monkeypatch, {"start_date": "2015-09-15", "end_date": "2015-09-17"})
+    assert duckdb_module.resolve_target_date.function() == "2015-09-17"
+    assert fake["ti"].pushed[("resolve_target_date", "start_date")] == "2015-09-15"
+    assert [p.exists() for p in inside] == [False] * len(inside)
+    assert [p.read_text() for p in outside] == ["earlier\n"] * len(outside)
+    # the later tasks read the same dates back
+    fake["ti"].pushed[("resolve_target_date", "return_value")] = "2015-09-17"
+    got = duckdb_module._run_dates("2015-09-17")
+    assert (got.start, got.end) == (dt.date(2015, 9, 15), dt.date(2015, 9, 17))
+    # a one-date run pushes its own date as start_date
+    fake = fake_context(duckdb_module, monkeypatch, {"target_date": "2015-09-18"})
+    assert duckdb_module.resolve_target_date.function() == "2015-09-18"
+    assert fake["ti"].pushed[("resolve_target_date", "start_date")] == "2015-09-18"
+
+
+BAD_RANGES = [
+    ({"start_date": "2015-09-15"}, "start_date and end_date go together"),
+    ({"end_date": "2015-09-15"}, "start_date and end_date go together"),
+    ({"start_date": "2015-09-17", "end_date": "2015-09-15"}, r"end_date \(2015-09-15\) is before start_date"),
+    ({"start_date": "2015-09-15", "end_date": "2015-09-31"}, "end_date is not a real calendar date"),
+    ({"start_date": None, "end_date": "2015-09-15"}, "start_date must be a calendar date"),
+    ({"target_date": "2015-09-15", "end_date": "2015-09-16"}, "target_date cannot be combined"),
+]
+
+
+@pytest.mark.parametrize(("conf", "why"), BAD_RANGES, ids=[str(c) for c, _ in BAD_RANGES])
+def test_a_bad_range_fails_without_retry(duckdb_module, monkeypatch, conf, why):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="invalid dag_run.conf: " + why):
+        resolve(duckdb_module, monkeypatch, conf)
+
+
+@pytest.mark.parametrize("run_type", ["backfill", "manual", "scheduled"])
+def test_a_run_never_overlaps_another(duckdb_module, monkeypatch, run_type):
+    """`airflow backfill create` starts up to 10 runs at once unless --max-active-runs 1: a run
+    that finds another one running fails before it withdraws a report or touches the warehouse."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    reports = Path(duckdb_module.REPORTS_DIR)
+    reports.mkdir(parents=True, exist_ok=True)
+    kept = reports / report_names(dt.date(2015, 9, 18))["funnel"]
+    kept.write_text("earlier\n")
+    logical = pendulum.datetime(2015, 9, 19, 0, tz="UTC")
+    with pytest.raises(AirflowFailException, match="1 other run.* --max-active-runs 1"):
+        resolve(duckdb_module, monkeypatch, {}, logical_date=logical, run_type=run_type, ti=FakeTi(running=2))
+    assert kept.read_text() == "earlier\n"
+
+
+@pytest.mark.parametrize(
+    "conf", [{"target_date": "2015-09-18"}, {"start_date": "2015-09-01", "end_date": "2015-09-18"}]
+)
+def test_a_backfill_run_takes_its_date_from_its_logical_date_only(duckdb_module, monkeypatch, conf):
+    """`airflow backfill create` makes one run per logical date, each reporting the day before it:
+    a date in the backfill's conf would make every run report the same dates."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    logical = pendulum.datetime(2015, 9, 19, 0, tz="UTC")  # 09:00 KST
+    assert resolve(duckdb_module, monkeypatch, {}, logical_date=logical, run_type="backfill") == "2015-09-18"
+    with pytest.raises(AirflowFailException, match="a run of `airflow backfill create` reports"):
+        resolve(duckdb_module, monkeypatch, conf, logical_date=logical, run_type="backfill")
 
 
 def test_conf_target_date_wins(duckdb_module, monkeypatch):

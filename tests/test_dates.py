@@ -148,6 +148,9 @@ TARGETS = [
     ("report", "DATE"),
     ("run-dag", "DATE"),
     ("backfill", "START"),
+    ("backfill", "END"),
+    ("report", "START"),
+    ("run-linux", "END"),
     ("build", "LOOKBACK"),
     ("generate", "SCALE"),
     ("generate", "SEED"),
@@ -160,8 +163,10 @@ def test_no_make_variable_can_run_a_command(target, variable, tmp_path):
         canary = tmp_path / f"pwned-{target}-{variable}"
         value = template.format(canary=canary)
         args = [f"{variable}={value}"]
-        if target == "backfill":
+        if variable == "START":
             args.append("END=2015-09-17")
+        if variable == "END":
+            args.append("START=2015-09-15")
         if variable == "LOOKBACK":
             args.append("DATE=2015-09-17")
         proc = subprocess.run(
@@ -200,6 +205,98 @@ def test_make_build_validates_the_date_in_python(tmp_path):
     assert proc.returncode != 0
     assert "error: DATE is not a real calendar date: '2015-02-30'" in proc.stderr.splitlines()
     assert not (tmp_path / "wh.duckdb").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# a run's dates: one date or a range, the same rules for dag_run.conf, --vars and Make variables
+# ---------------------------------------------------------------------------------------------
+# (conf, the message's start, or None when valid) -- dag_run.conf and dbt --vars alike
+RANGES = [
+    ({"start_date": "2015-09-15", "end_date": "2015-09-17"}, None),
+    ({"start_date": "2015-09-15", "end_date": "2015-09-15"}, None),
+    ({"start_date": "2015-09-15"}, "start_date and end_date go together"),
+    ({"end_date": "2015-09-15"}, "start_date and end_date go together"),
+    ({"start_date": "2015-09-17", "end_date": "2015-09-15"}, "end_date (2015-09-15) is before start_date"),
+    ({"start_date": "2015-02-30", "end_date": "2015-03-02"}, "start_date is not a real calendar date"),
+    ({"start_date": "2015-09-15", "end_date": " 2015-09-17"}, "end_date must be a calendar date"),
+    (
+        {"target_date": "2015-09-15", "start_date": "2015-09-14", "end_date": "2015-09-15"},
+        "target_date cannot be",
+    ),
+]
+
+
+@pytest.mark.parametrize(("conf", "problem"), RANGES, ids=[json.dumps(c) for c, _ in RANGES])
+def test_python_range_rule(conf, problem):
+    if problem is None:
+        got = rules.parse_run_conf(conf)
+        assert (got.start.isoformat(), got.end.isoformat()) == (conf["start_date"], conf["end_date"])
+        assert rules.parse_run_conf(got.conf()) == got  # the conf it writes reads back
+        assert len(got.dates()) == (got.end - got.start).days + 1
+    else:
+        with pytest.raises(rules.DateError) as info:
+            rules.parse_run_conf(conf)
+        assert str(info.value).startswith(problem)
+
+
+def test_dbt_refuses_a_bad_range_before_any_sql(new_warehouse, tmp_path):
+    """dbt's --vars apply the same rules (macro rr_date_range), and lookback_days cannot widen a
+    range; nothing is built when they refuse."""
+    settings = new_warehouse("duckdb")
+    from seeds_loader.load import load
+    from seeds_loader.warehouse import connect
+
+    load(settings, write_golden_files(tmp_path / "raw"), progress=False)
+    dbt_words = {  # the Python rule's words, said of dbt vars
+        "start_date and end_date go together": "vars start_date and end_date go together",
+        "end_date (2015-09-15) is before start_date": "var end_date (2015-09-15) is before start_date (2015-09-17)",
+        "start_date is not a real calendar date": "var start_date is not a real calendar date: '2015-02-30'",
+        "end_date must be a calendar date": "var end_date must be a calendar date written YYYY-MM-DD; got ' 2015-09-17'",
+        "target_date cannot be": "var target_date cannot be combined with start_date/end_date",
+    }
+    cases = [(conf, dbt_words[problem]) for conf, problem in RANGES if problem is not None]
+    cases.append(
+        (
+            {"start_date": "2015-09-14", "end_date": "2015-09-15", "lookback_days": 3},
+            "var lookback_days cannot be combined with start_date/end_date",
+        )
+    )
+    for conf, problem in cases:
+        run = run_dbt(settings, "build", vars=conf, target_path=tmp_path / "target", check=False)
+        assert not run.ok, conf
+        assert problem in run.output, (conf, run.output[-2000:])
+        with connect(settings, create=False) as wh:  # nothing was built
+            assert not wh.table_exists("staging", "stg_rr_events"), conf
+
+
+ENV_RANGES = [
+    ({"START": "2015-09-15", "END": "2015-09-17"}, None),
+    ({"DATE": "2015-09-15"}, None),
+    ({}, None),
+    ({"START": "2015-09-15"}, "START and END go together"),
+    ({"END": "2015-09-15"}, "START and END go together"),
+    ({"START": "2015-09-17", "END": "2015-09-15"}, "END (2015-09-15) is before START (2015-09-17)"),
+    ({"DATE": "2015-09-15", "START": "2015-09-14", "END": "2015-09-15"}, "DATE cannot be combined"),
+    ({"START": "2015-09-15", "END": "2015-9-17"}, "END must be a calendar date"),
+]
+
+
+@pytest.mark.parametrize(("environ", "problem"), ENV_RANGES, ids=[json.dumps(e) for e, _ in ENV_RANGES])
+def test_make_variables_give_one_date_or_a_range(environ, problem):
+    from exports.pipeline import InputError, env_dates
+
+    if problem is None:
+        got = env_dates(environ)
+        if not environ:
+            assert got is None
+        else:
+            first = environ.get("START") or environ["DATE"]
+            last = environ.get("END") or environ["DATE"]
+            assert (got.start.isoformat(), got.end.isoformat()) == (first, last)
+    else:
+        with pytest.raises(InputError) as info:
+            env_dates(environ)
+        assert str(info.value).startswith(problem)
 
 
 def test_the_offset_and_the_gates_have_one_definition():

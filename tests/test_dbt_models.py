@@ -99,16 +99,63 @@ def test_every_date_is_built(full_builds, event_dates):
     assert len(event_dates) == 139
 
 
+def _reports(settings, dates: list[dt.date], out: Path) -> dict[str, bytes]:
+    from exports.report import export_dates
+
+    written, refused = export_dates(settings, dates, out)
+    assert refused == [] and len(written) == len(dates)
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def _same_reports(ranged: dict[str, bytes], daily: dict[str, bytes], what: str) -> None:
+    """Byte for byte, bar the summary's lines that name the run, the load and the window
+    (a ranged run checked S - 1 .. E where each daily run checked D - 1 .. D)."""
+    from exports.report import stable_summary_lines
+
+    assert sorted(ranged) == sorted(daily), what
+    for name, data in daily.items():
+        if name.endswith(".txt"):
+            assert stable_summary_lines(ranged[name].decode(), "window") == stable_summary_lines(
+                data.decode(), "window"
+            ), (what, name)
+        else:
+            assert ranged[name] == data, (what, name)
+
+
 @pytest.mark.parametrize("target", ["duckdb", "postgres"])
-def test_day_by_day_equals_one_full_build(target, raw_dir, full_builds, event_dates, new_warehouse, tmp_path):
-    settings = new_warehouse(target)
-    load(settings, raw_dir, progress=False)
+def test_day_by_day_and_one_ranged_build_equal_one_full_build(
+    target, raw_dir, full_builds, event_dates, new_warehouse, tmp_path
+):
+    """Point in time: building D0, then each of the next dates one run at a time, or D0 then the
+    same dates in one ranged run (vars start_date / end_date), gives the tables of one full build;
+    and the ranged run's reports of every date are the day-by-day runs' reports, byte for byte."""
     first, *following = event_dates[-4:]
-    # the first build of a fresh warehouse with a target date builds every date up to it
-    run_dbt(settings, "build", vars={"target_date": first.isoformat()}, target_path=tmp_path)
+    # the first build of a fresh warehouse with a target date builds every date up to it; its
+    # window reaches back to the first date, so that every date up to it is checked (certified)
+    # as `make build` and the DAG's plan_window ask
+    up_to_first = {"target_date": first.isoformat(), "lookback_days": (first - event_dates[0]).days}
+    daily = new_warehouse(target)
+    load(daily, raw_dir, progress=False)
+    run_dbt(daily, "build", vars=up_to_first, target_path=tmp_path / "daily")
     for day in following:
-        run_dbt(settings, "build", vars={"target_date": day.isoformat()}, target_path=tmp_path)
-    assert_same_tables(snapshot(settings), full_builds[target][1], f"{target}: day by day vs full build")
+        run_dbt(daily, "build", vars={"target_date": day.isoformat()}, target_path=tmp_path / "daily")
+    assert_same_tables(snapshot(daily), full_builds[target][1], f"{target}: day by day vs full build")
+    daily_reports = _reports(daily, following, tmp_path / "daily_reports")
+
+    ranged = new_warehouse(target)
+    load(ranged, raw_dir, progress=False)
+    run_dbt(ranged, "build", vars=up_to_first, target_path=tmp_path / "ranged")
+    window = {"start_date": following[0].isoformat(), "end_date": following[-1].isoformat()}
+    run_dbt(ranged, "build", vars=window, target_path=tmp_path / "ranged")
+    assert_same_tables(snapshot(ranged), full_builds[target][1], f"{target}: one ranged build vs full build")
+    # the ranged run is recorded as the window start_date .. end_date, checked in one invocation
+    recorded = query(
+        ranged,
+        "select target_date, lookback_days, window_start, window_end from qa.rr_invocations "
+        "where phase = 'start' order by recorded_at desc limit 1",
+    )
+    assert recorded == [(following[-1], len(following) - 1, following[0], following[-1])]
+    _same_reports(_reports(ranged, following, tmp_path / "ranged_reports"), daily_reports, target)
 
 
 def test_the_same_date_built_twice_is_identical(full_builds, event_dates, tmp_path):
