@@ -118,6 +118,23 @@ docs: setup ## generate the metric catalogue (dbt docs) as one static page and s
 metrics: setup ## query the semantic layer by name on RR_TARGET: Q="--metrics sessions,cvr_session_to_purchase --group-by metric_time__week" (mf query); without Q, list the metrics
 	@$(PY) -m exports.metrics
 
+# the project site: docs/*.md, the metrics page generated from the manifest (docs/hooks.py), the
+# architecture diagram and the static dbt docs page (--empty-catalog: no warehouse needed; a
+# throw-away DuckDB file under target/site, never the warehouse)
+SITE_TARGET := $(CURDIR)/$(DBT_DIR)/target/site
+
+.PHONY: site
+site: setup ## build the project site into site/ (MkDocs, --strict): pages, metrics from the dbt docs blocks, dbt docs
+	@mkdir -p $(SITE_TARGET)
+	@cd $(DBT_DIR) && RR_TARGET=duckdb RR_DUCKDB_PATH=$(SITE_TARGET)/empty.duckdb $(DBT) docs generate --static \
+		--empty-catalog --quiet --target-path $(SITE_TARGET) --log-path $(SITE_TARGET)/logs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "site: $(CURDIR)/site/index.html (open it in a browser)"
+
+.PHONY: diagram
+diagram: setup ## redraw docs/assets/pipeline_architecture.svg from the manifest, the loader and the DAG (needs Graphviz dot)
+	$(PY) docs/gen_diagram.py
+
 # ---------------------------------------------------------------------------------------------
 # reports and Airflow
 # ---------------------------------------------------------------------------------------------
