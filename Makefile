@@ -24,7 +24,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export PYTHONDONTWRITEBYTECODE := 1
 
-# Make variables given by the user (DATE, LOOKBACK, START, END, SCALE, SEED, TARGETS) reach the
+# Make variables given by the user (DATE, LOOKBACK, START, END, SCALE, SEED, TARGETS, Q) reach the
 # commands only through the environment (a recipe reads "$$DATE", never the make text of it): no
 # value is ever pasted into a shell line, and Python validates each one (seeds_loader/rules.py).
 SCALE ?= 0.05
@@ -33,7 +33,8 @@ DATE ?=
 LOOKBACK ?=
 START ?=
 END ?=
-export SCALE SEED DATE LOOKBACK START END
+Q ?=
+export SCALE SEED DATE LOOKBACK START END Q
 
 .PHONY: help
 help: ## list the commands
@@ -46,8 +47,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	@echo "installing retailrocket-kpi with extras airflow,dev into $(VENV) ..."
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[airflow,dev]'
+	@echo "installing retailrocket-kpi with extras airflow,dev,analyst into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[airflow,dev,analyst]'
 	@touch $@
 
 .PHONY: setup
@@ -112,6 +113,27 @@ docs: setup ## generate the metric catalogue (dbt docs) as one static page and s
 	cd $(DBT_DIR) && $(DBT) docs generate --static --quiet
 	@echo "metric catalogue: $(CURDIR)/$(DBT_DIR)/target/static_index.html (open it in a browser)"
 	@echo "or serve it: cd $(DBT_DIR) && $(DBT) docs serve --port 8081"
+
+.PHONY: metrics
+metrics: setup ## query the semantic layer by name on RR_TARGET: Q="--metrics sessions,cvr_session_to_purchase --group-by metric_time__week" (mf query); without Q, list the metrics
+	@$(PY) -m exports.metrics
+
+# the project site: docs/*.md, the metrics page generated from the manifest (docs/hooks.py), the
+# architecture diagram and the static dbt docs page (--empty-catalog: no warehouse needed; a
+# throw-away DuckDB file under target/site, never the warehouse)
+SITE_TARGET := $(CURDIR)/$(DBT_DIR)/target/site
+
+.PHONY: site
+site: setup ## build the project site into site/ (MkDocs, --strict): pages, metrics from the dbt docs blocks, dbt docs
+	@mkdir -p $(SITE_TARGET)
+	@cd $(DBT_DIR) && RR_TARGET=duckdb RR_DUCKDB_PATH=$(SITE_TARGET)/empty.duckdb $(DBT) docs generate --static \
+		--empty-catalog --quiet --target-path $(SITE_TARGET) --log-path $(SITE_TARGET)/logs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "site: $(CURDIR)/site/index.html (open it in a browser)"
+
+.PHONY: diagram
+diagram: setup ## redraw docs/assets/pipeline_architecture.svg from the manifest, the loader and the DAG (needs Graphviz dot)
+	$(PY) docs/gen_diagram.py
 
 # ---------------------------------------------------------------------------------------------
 # reports and Airflow

@@ -352,5 +352,5 @@ def test_no_recipe_pastes_a_user_variable():
     assert not (ROOT / "exports" / "run_dates.py").exists()  # the one date rule is seeds_loader/rules.py
     for makefile in (ROOT / "Makefile", ROOT / "airflow" / "compose" / "compose.mk"):
         text = makefile.read_text()
-        for variable in ("DATE", "START", "END", "LOOKBACK", "SCALE", "SEED", "TARGETS", "BENCH_SCALE"):
+        for variable in ("DATE", "START", "END", "LOOKBACK", "SCALE", "SEED", "TARGETS", "BENCH_SCALE", "Q"):
             assert f"$({variable})" not in text and f"${{{variable}}}" not in text, (makefile.name, variable)
