@@ -94,7 +94,7 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
    are the quality gates ({GATES_TEXT}).
    A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
    runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
-6. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
+6. `export_reports`: writes the funnel, cohort and CRM CSVs, the HTML page and the pipeline summary of D to
    `{REPORTS_DIR}` only if D is certified (every test of every gate checked its numbers, on the
    raw data now loaded).
 
@@ -218,7 +218,7 @@ def plan_window(target_date: str) -> dict[str, object]:
 
 @task
 def export_reports(target_date: str) -> list[str]:
-    """The four reports of the target date, only from data that passed every gate."""
+    """The reports of the target date (CSVs, HTML page, summary), only from data that passed every gate."""
     from exports.report import GateRefusal
     from exports.report import export_reports as write_reports
 
