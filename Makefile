@@ -54,6 +54,14 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: setup
 setup: $(VENV)/.installed deps manifest ## create .venv, install the project, the dbt packages and the dbt manifest (idempotent)
 
+# The browser the HTML report's test renders the page in (tests/browser_support.py): Debian's
+# Chromium, installed with apt-get when missing (root only; idempotent). CI's .ci/run does the same.
+.PHONY: setup-browser
+setup-browser: ## install Chromium for the HTML report's browser test (apt-get; nothing to do when present)
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null || echo present) at /usr/bin/chromium"; \
+	elif [ "$$(id -u)" != 0 ]; then echo "chromium is missing: as root, run apt-get install -y chromium (the browser test skips without it)"; exit 1; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && echo "chromium installed: /usr/bin/chromium"; fi
+
 .PHONY: deps
 deps: $(VENV)/.installed ## install the dbt packages: `dbt deps` when the hub answers, else the offline fallback
 	@$(PY) $(DBT_DIR)/scripts/install_packages.py
@@ -146,8 +154,12 @@ export AIRFLOW__COSMOS__CACHE_DIR ?= $(AIRFLOW_HOME)/cosmos_cache
 STACK ?= local
 
 .PHONY: report
-report: setup ## write the reports of DATE=YYYY-MM-DD (or each date START= .. END=) into logs/reports (refused unless certified)
+report: setup ## write the reports of DATE=YYYY-MM-DD (or each date START= .. END=) into logs/reports, the HTML page too (refused unless certified); prints the page's path
 	RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline report
+
+.PHONY: open
+open: setup ## open the HTML report of DATE=YYYY-MM-DD (written by make report) in a browser, else print its path
+	@RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline open
 
 .PHONY: run-dag
 run-dag: $(if $(filter compose,$(STACK)),,setup) ## one DAG run: DATE=YYYY-MM-DD (run id manual_backfill_D) or START= END= (one ranged run), default the last complete day; goes to the stack (STACK=compose), the native Airflow (make airflow), else `airflow dags test`
@@ -220,7 +232,7 @@ trigger: setup ## trigger a run in the native Airflow (REST API) and follow it: 
 # the two commands
 # ---------------------------------------------------------------------------------------------
 .PHONY: demo
-demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are present), load, dbt build, reports
+demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are present), load, dbt build, reports (prints the HTML page's path)
 	$(PY) -m seeds_loader generate --scale "$$SCALE" --seed "$$SEED" --unless-present
 	RR_TARGET=duckdb $(PY) -m seeds_loader load --only-changed
 	RR_TARGET=duckdb RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline demo

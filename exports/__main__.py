@@ -1,6 +1,6 @@
 """Command line: ``python -m exports --target-date YYYY-MM-DD [--out logs/reports]``.
 
-Exit status 0 with the report paths; 1 when the date is not certified, with the reason in one
+Exit status 0 with the report paths (the last line names the HTML page); 1 when the date is not certified, with the reason in one
 line; 2 on bad arguments, an unreachable warehouse or a folder that cannot be written (one line).
 """
 
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in result.files:
         rows = "" if f.rows is None else f"  ({f.rows} rows)"
         print(f"  {f.path}{rows}")
+    print(f"HTML report: {result.html}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The Make targets' Python side: ``python -m exports.pipeline {build,report,demo,check,run-dag,backfill}``.
+"""The Make targets' Python side: ``python -m exports.pipeline {build,report,open,demo,check,run-dag,backfill}``.
 
 Make passes its variables (``DATE``, ``LOOKBACK``, ``START``, ``END``) only through the
 environment, never into a shell line; they are validated here (dates by
@@ -375,6 +375,38 @@ def check(settings: Settings, reports_dir: Path) -> int:
     return 1
 
 
+def open_report(target_date: dt.date, reports_dir: Path, environ: Mapping[str, str]) -> int:
+    """Open the HTML report of ``target_date`` in a browser when this machine has one (a desktop
+    session, or $BROWSER); else print its path. Exit 1 when the page does not exist."""
+    import shutil
+    import webbrowser
+
+    page = reports_dir / report_names(target_date)["html"]
+    if not page.exists():
+        print(
+            f"error: no HTML report of {target_date.isoformat()} in {reports_dir}: "
+            f"make report DATE={target_date.isoformat()} writes it (when the date is certified)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"HTML report: {page}")
+    has_display = any(environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")) or sys.platform in (
+        "darwin",
+        "win32",
+    )
+    if has_display:
+        for opener in ("xdg-open", "sensible-browser"):
+            if shutil.which(opener) and not environ.get("BROWSER"):
+                subprocess.Popen(
+                    [opener, page.as_uri()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+                return 0
+        if webbrowser.open(page.as_uri()):
+            return 0
+    print("no browser to open it here (no display): open the file above on a machine with one")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------------
@@ -389,12 +421,13 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(prog="python -m exports.pipeline", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["build", "report", "demo", "check", "run-dag", "run-linux", "sql", "backfill"],
+        choices=["build", "report", "open", "demo", "check", "run-dag", "run-linux", "sql", "backfill"],
         help="build: dbt build (DATE or START/END, LOOKBACK); report: the reports of DATE (or START "
-        "to END); demo: build and report the last complete day; check: certification and latest "
-        "reports; run-dag: one DAG run for DATE or START/END (the native Airflow when it runs, else "
-        "airflow dags test); run-linux: load, build and report DATE (or START to END) without "
-        "Airflow; sql: a SQL shell on the warehouse; backfill: one ranged DAG run from START to END",
+        "to END); open: open the HTML report of DATE in a browser (else print its path); demo: build "
+        "and report the last complete day; check: certification and latest reports; run-dag: one DAG "
+        "run for DATE or START/END (the native Airflow when it runs, else airflow dags test); "
+        "run-linux: load, build and report DATE (or START to END) without Airflow; sql: a SQL shell "
+        "on the warehouse; backfill: one ranged DAG run from START to END",
     )
     args = parser.parse_args(argv)
     try:
@@ -420,6 +453,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             dates = env_dates(environ, required=True)
             assert dates is not None
             return export_range(settings, dates, reports_dir)
+        if args.command == "open":
+            target_date = env_date("DATE", environ, required=True)
+            assert target_date is not None
+            return open_report(target_date, reports_dir, environ)
         if args.command == "demo":
             from seeds_loader.status import raw_status
 

@@ -1,4 +1,4 @@
-"""The four reports of one Asia/Seoul date, written only from certified data.
+"""The reports of one Asia/Seoul date, written only from certified data.
 
 ``export_reports(settings, date(2015, 9, 17))`` writes into the output folder:
 
@@ -9,7 +9,9 @@
   removed, CRM segment sizes before and after the cap, the certification (who checked D, the
   window and raw load it describes, each gate's tests expected / ran / passed), and each CSV's
   row count and sha256; then the original project's ``key=value`` lines (run id, target date,
-  ``[rr_funnel_daily]``, ``[quality_checks]``).
+  ``[rr_funnel_daily]``, ``[quality_checks]``);
+- ``rr_report_<D>.html``: the same day as one self-contained page with charts, for people
+  (:mod:`exports.html_report`).
 
 Compatible with the original project (docs/differences.md): each CSV starts with the original's
 columns, in its order and with its names, then ours (:data:`REPORT_LAYOUTS`, the one place that
@@ -26,7 +28,8 @@ decimals, booleans ``true``/``false``, NULL as an empty field, deterministic row
 The same data gives byte-identical CSVs; the summary differs only in its run-id lines.
 
 Atomic: every file is written to a temporary name in the output folder, flushed, and renamed;
-the summary (which lists the CSVs' checksums) is renamed last. A failure removes what it wrote.
+the HTML page after the CSVs, and the summary (which lists the CSVs' checksums) last. A failure
+removes what it wrote.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exports.catalogue import load_catalogue
 from exports.certification import Certification, GateTestResult, certification, gate_test_results
+from exports.html_report import read_page_data, render_html
 from seeds_loader import rules
 from seeds_loader.settings import Settings
 from seeds_loader.status import Coverage, read_raw_status
@@ -250,6 +255,11 @@ class ExportResult:
     def paths(self) -> list[Path]:
         return [f.path for f in self.files]
 
+    @property
+    def html(self) -> Path:
+        """The HTML page of the date."""
+        return next(f.path for f in self.files if f.path.suffix == ".html")
+
 
 # -----------------------------------------------------------------------------------------------
 # formatting
@@ -288,6 +298,7 @@ def report_names(target_date: dt.date) -> dict[str, str]:
         "funnel": f"rr_funnel_daily_{d}.csv",
         "cohort": f"rr_cohort_weekly_{d}.csv",
         "crm": f"rr_crm_targets_{d}.csv",
+        "html": f"rr_report_{d}.html",
         "summary": f"rr_pipeline_summary_{d}.txt",
     }
 
@@ -480,7 +491,7 @@ def export_reports(
     *,
     airflow_run_id: str | None = None,
 ) -> ExportResult:
-    """Write the four reports of ``target_date``; raise :class:`GateRefusal` unless it is certified."""
+    """Write the reports of ``target_date``; raise :class:`GateRefusal` unless it is certified."""
     out_dir = Path(out_dir) if out_dir is not None else settings.root / "logs" / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)
     names = report_names(target_date)
@@ -500,12 +511,15 @@ def export_reports(
                 raise GateRefusal(target_date, ["no raw events are loaded"])
             coverage = raw.coverage(target_date)  # complete, or partial (the first/last day)
             _require_counted_checks(cert, checks)
+            page_data = read_page_data(wh, target_date, tables, crm, cert, raw)
 
         csv_files = []
         for key, (columns, rows) in tables.items():
             data = render_csv(columns, rows)
             path = writer.write(names[key], data)
             csv_files.append(ReportFile(path, len(rows), hashlib.sha256(data).hexdigest()))
+        page = render_html(page_data, load_catalogue(settings.root / "dbt_retailrocket"))
+        html_path = writer.write(names["html"], page)
         funnel_columns, funnel_rows = tables["funnel"]
         funnel = dict(zip(funnel_columns, funnel_rows[0], strict=True))
         summary = _render_summary(
@@ -521,7 +535,11 @@ def export_reports(
         except OSError as cleanup:
             exc.add_note(f"an earlier report of {target_date.isoformat()} could not be removed: {cleanup}")
         raise
-    files = [*csv_files, ReportFile(summary_path, None, hashlib.sha256(summary).hexdigest())]
+    files = [
+        *csv_files,
+        ReportFile(html_path, None, hashlib.sha256(page).hexdigest()),
+        ReportFile(summary_path, None, hashlib.sha256(summary).hexdigest()),
+    ]
     return ExportResult(target_date, files, cert, funnel)
 
 

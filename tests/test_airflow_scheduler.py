@@ -239,7 +239,7 @@ def test_a_run_triggered_through_the_rest_api_writes_the_reports(session):
     assert run.state == "success", {t: s for t, s in run.states.items() if s != "success"}
     assert run.tasks_in("success") == set(run.states) and len(run.states) > 40
     reports = session.reports["rest"]
-    assert sorted(reports) == ["cohort", "crm", "funnel", "summary"]
+    assert sorted(reports) == ["cohort", "crm", "funnel", "html", "summary"]
     summary = reports["summary"].decode()
     assert re.search(rf"(?m)^airflow run id\s+{re.escape(run.run_id)}$", summary), summary
     assert "CERTIFIED" in summary
@@ -280,7 +280,7 @@ def test_a_run_triggered_through_the_cli_writes_its_date(session):
     run = session.runs["cli"]
     assert run.state == "success", {t: s for t, s in run.states.items() if s != "success"}
     assert run.tasks_in("success") == set(run.states) == set(session.runs["rest"].states)
-    assert sorted(session.reports["cli"]) == ["cohort", "crm", "funnel", "summary"]
+    assert sorted(session.reports["cli"]) == ["cohort", "crm", "funnel", "html", "summary"]
     assert "raw events cover 2015-09-14 completely" in session.task_log(run.run_id, "check_raw_freshness")
 
 

@@ -786,8 +786,8 @@ def test_resolution_withdraws_only_the_reports_of_its_date(duckdb_module, monkey
     for path in stale + other:
         path.write_text("earlier\n")
     assert resolve(duckdb_module, monkeypatch, {"target_date": "2015-09-18"}) == "2015-09-18"
-    assert [p.exists() for p in stale] == [False] * 4
-    assert [p.read_text() for p in other] == ["earlier\n"] * 4
+    assert [p.exists() for p in stale] == [False] * len(stale)
+    assert [p.read_text() for p in other] == ["earlier\n"] * len(other)
 
 
 # -----------------------------------------------------------------------------------------------
@@ -903,7 +903,7 @@ def assert_good_run(good: GoodRun, dag, manifest) -> None:
 
     # the four files, each CSV holding exactly the mart rows of D (each mart column under the
     # name the report layout gives it; the original project's columns first)
-    assert sorted(good.reports) == ["cohort", "crm", "funnel", "summary"]
+    assert sorted(good.reports) == ["cohort", "crm", "funnel", "html", "summary"]
     for key in MARTS:
         layout = REPORT_LAYOUTS[key]
         renamed = {src: column for column, src in (*layout.original, *layout.extras) if isinstance(src, str)}
@@ -1092,7 +1092,7 @@ def test_duckdb_corrupted_data_fails_at_its_gate_and_leaves_no_report(duckdb_cor
     ]
     assert {r[5] for r in mine if r[5] in ("fail", "error")} == {"fail"}
     # the two good runs had written the reports of D; none is left looking current
-    assert sorted(failed.reports_before) == ["cohort", "crm", "funnel", "summary"]
+    assert sorted(failed.reports_before) == ["cohort", "crm", "funnel", "html", "summary"]
     assert failed.reports_after == {}
     # only the changed file was reloaded
     assert failed.load_log == [*duckdb_second.load_log, ("events.csv", failed.events_sha256)]

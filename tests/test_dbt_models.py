@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 from collections import defaultdict
 from pathlib import Path
 
@@ -115,9 +116,9 @@ def _same_reports(ranged: dict[str, bytes], daily: dict[str, bytes], what: str) 
     assert sorted(ranged) == sorted(daily), what
     for name, data in daily.items():
         if name.endswith(".txt"):
-            assert stable_summary_lines(ranged[name].decode(), "window") == stable_summary_lines(
-                data.decode(), "window"
-            ), (what, name)
+            left = stable_summary_lines(ranged[name].decode(), "window", "warehouse")
+            right = stable_summary_lines(data.decode(), "window", "warehouse")
+            assert left == right, (what, name, "\n".join(difflib.unified_diff(right, left, lineterm="")))
         else:
             assert ranged[name] == data, (what, name)
 

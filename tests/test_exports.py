@@ -63,6 +63,7 @@ def test_reports_hold_exactly_the_golden_values(target, golden_builds, tmp_path)
         "rr_crm_targets_2015-09-15.csv",
         "rr_funnel_daily_2015-09-15.csv",
         "rr_pipeline_summary_2015-09-15.txt",
+        "rr_report_2015-09-15.html",  # tests/test_report_html.py checks the page
     ]
     assert read(tmp_path / "rr_funnel_daily_2015-09-15.csv") == (
         "kpi_date,visitors,sessions,views,addtocarts,purchases,sessions_with_view,sessions_with_cart,"
@@ -202,7 +203,7 @@ def test_a_date_without_data_is_refused(golden_builds, tmp_path):
 def test_a_failed_gate_refuses_the_report_and_removes_the_old_one(golden_builds, tmp_path):
     settings, target_path = golden_builds["postgres"]
     export_reports(settings, D, tmp_path)
-    assert len(list(tmp_path.iterdir())) == 4
+    assert len(list(tmp_path.iterdir())) == 5  # three CSVs, the HTML page, the summary
     with connect(settings) as wh:  # what a defect in the model would produce
         wh.execute(
             "update kpi_build.mart_rr_funnel_daily set cvr_cart_to_purchase = 2.0 where kpi_date = %s", (D,)
@@ -256,6 +257,7 @@ def test_cli_writes_the_reports_and_rejects_bad_dates(golden_builds, tmp_path):
     ok = run_cli(settings, "2015-09-15", tmp_path, "--show-recent", "3")
     assert ok.returncode == 0, ok.stderr
     assert str(tmp_path / "rr_pipeline_summary_2015-09-15.txt") in ok.stdout
+    assert ok.stdout.splitlines()[-1] == f"HTML report: {tmp_path / 'rr_report_2015-09-15.html'}"
     assert "2015-09-13" in ok.stdout  # the recent days table
     for bad in (
         "2015-02-30",

@@ -99,7 +99,7 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
    are the quality gates ({GATES_TEXT}).
    A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
    runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
-6. `export_reports`: writes the funnel, cohort and CRM CSVs and the pipeline summary of D to
+6. `export_reports`: writes the funnel, cohort and CRM CSVs, the HTML page and the pipeline summary of D to
    `{REPORTS_DIR}` only if D is certified (every test of every gate checked its numbers, on the
    raw data now loaded). A range writes the reports of each certified date, then fails naming the
    dates it refused (if any): each date's reports stand on that date's own certification.
@@ -257,9 +257,9 @@ def plan_window(target_date: str) -> dict[str, object]:
 
 @task
 def export_reports(target_date: str) -> list[str]:
-    """The four reports of each date of the run, only from data that passed every gate; a date
-    that is not certified is refused (its reports are not written) and fails the task, naming it,
-    after the certified dates' reports are written."""
+    """The reports of each date of the run (CSVs, HTML page, summary), only from data that passed
+    every gate; a date that is not certified is refused (its reports are not written) and fails
+    the task, naming it, after the certified dates' reports are written."""
     from exports.report import export_dates
 
     context = get_current_context()
