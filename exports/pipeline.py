@@ -63,24 +63,16 @@ def env_days(name: str, environ: Mapping[str, str], default: int) -> int:
 
 def env_dates(environ: Mapping[str, str], *, required: bool = False) -> rules.RunDates | None:
     """The run's dates from ``DATE`` (one date) or ``START`` and ``END`` (a range); None when
-    none is given (unless required). The same rules as ``dag_run.conf`` (``parse_run_conf``),
-    with the Make variables' names in the messages."""
-    date = env_date("DATE", environ, required=False)
-    start = env_date("START", environ, required=False)
-    end = env_date("END", environ, required=False)
-    if date is not None and (start is not None or end is not None):
-        raise InputError("DATE cannot be combined with START/END: give one date or a range")
-    if date is not None:
-        return rules.RunDates(date, date)
-    if start is None and end is None:
-        if required:
-            raise InputError("a date is required: DATE=YYYY-MM-DD, or START=YYYY-MM-DD END=YYYY-MM-DD")
-        return None
-    if start is None or end is None:
-        raise InputError("START and END go together: START=YYYY-MM-DD END=YYYY-MM-DD (or DATE= for one date)")
-    if end < start:
-        raise InputError(f"END ({end}) is before START ({start})")
-    return rules.RunDates(start, end)
+    none is given (unless required). The rule: :func:`seeds_loader.rules.run_dates_from_variables`."""
+    try:
+        dates = rules.run_dates_from_variables(
+            environ.get("DATE", ""), environ.get("START", ""), environ.get("END", "")
+        )
+    except rules.DateError as exc:
+        raise InputError(str(exc)) from None
+    if dates is None and required:
+        raise InputError("a date is required: DATE=YYYY-MM-DD, or START=YYYY-MM-DD END=YYYY-MM-DD")
+    return dates
 
 
 # ---------------------------------------------------------------------------------------------

@@ -132,6 +132,27 @@ def parse_run_conf(conf: Mapping[str, Any] | None) -> RunDates | None:
     return None
 
 
+def run_dates_from_variables(date: str = "", start: str = "", end: str = "") -> RunDates | None:
+    """The run's dates from the Make variables ``DATE`` (one date) or ``START`` and ``END`` (a
+    range), empty meaning not given; None when none is given. The rules of
+    :func:`parse_run_conf`, with the variables' names in the messages (``make``, the native
+    Airflow's and the compose stack's helpers all call this)."""
+    one = parse_date(date, "DATE") if date else None
+    first = parse_date(start, "START") if start else None
+    last = parse_date(end, "END") if end else None
+    if one is not None and (first is not None or last is not None):
+        raise DateError("DATE cannot be combined with START/END: give one date or a range")
+    if one is not None:
+        return RunDates(one, one)
+    if first is None and last is None:
+        return None
+    if first is None or last is None:
+        raise DateError("START and END go together: START=YYYY-MM-DD END=YYYY-MM-DD (or DATE= for one date)")
+    if last < first:
+        raise DateError(f"END ({last.isoformat()}) is before START ({first.isoformat()})")
+    return RunDates(first, last)
+
+
 def dates_between(start: dt.date, end: dt.date) -> list[dt.date]:
     """Every date from ``start`` to ``end``, both included."""
     if end < start:

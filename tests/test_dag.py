@@ -125,58 +125,51 @@ def airflow_home(tmp_path_factory) -> AirflowHome:
 # -----------------------------------------------------------------------------------------------
 @dataclass
 class ExpectedTasks:
-    model_runs: dict[str, str] = field(default_factory=dict)  # unique_id -> task id
-    model_tests: dict[str, str] = field(default_factory=dict)
+    model_builds: dict[str, str] = field(default_factory=dict)  # unique_id -> task id
     detached_tests: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> parents
-    sources: dict[str, str] = field(default_factory=dict)  # unique_id -> `.source` task id
-    source_tests: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # unique_id -> `_source` task id
+    source_tests_in: dict[str, str] = field(default_factory=dict)  # source unique_id -> reader's task
 
     @property
     def all_dbt(self) -> set[str]:
-        return {
-            *self.model_runs.values(),
-            *self.model_tests.values(),
-            *self.detached_tests,
-            *self.sources.values(),
-            *self.source_tests.values(),
-        }
+        return {*self.model_builds.values(), *self.detached_tests, *self.sources.values()}
 
     @property
     def test_tasks(self) -> set[str]:
-        return {*self.model_tests.values(), *self.detached_tests, *self.source_tests.values()}
+        """The tasks that run tests: every model's build, every detached test."""
+        return {*self.model_builds.values(), *self.detached_tests}
 
 
 def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
-    """Cosmos' rendering (TestBehavior.AFTER_EACH, detached multi-parent tests, sources with tests)
-    of every node of the manifest."""
+    """Cosmos' rendering (TestBehavior.BUILD, detached multi-parent tests, sources with tests or
+    freshness) of every node of the manifest, and where the DAG runs each source's tests."""
     exp = ExpectedTasks()
     nodes = manifest["nodes"]
-    tested = {
-        parent
-        for node in nodes.values()
-        if node["resource_type"] == "test" and len(set(node["depends_on"]["nodes"])) == 1
-        for parent in node["depends_on"]["nodes"]
-    }
     for uid, node in nodes.items():
         if node["resource_type"] == "model":
-            # a model with tests of its own is a task group (run, then test); without, one task
-            exp.model_runs[uid] = f"dbt.{node['name']}.run" if uid in tested else f"dbt.{node['name']}_run"
-    source_task = {uid: f"dbt.{s['source_name']}_{s['name']}" for uid, s in manifest["sources"].items()}
+            exp.model_builds[uid] = f"dbt.{node['name']}_model_build"
+    source_task = {
+        uid: f"dbt.{s['source_name']}_{s['name']}_source" for uid, s in manifest["sources"].items()
+    }
     for node in nodes.values():
         if node["resource_type"] != "test":
             continue
         parents = tuple(dict.fromkeys(node["depends_on"]["nodes"]))
         if len(parents) > 1:
             exp.detached_tests[f"dbt.{node['name']}_test"] = parents
-        elif parents[0] in exp.model_runs:
-            exp.model_tests[parents[0]] = exp.model_runs[parents[0]].removesuffix(".run") + ".test"
-        else:
-            exp.sources[parents[0]] = source_task[parents[0]] + ".source"
-            exp.source_tests[parents[0]] = source_task[parents[0]] + ".test"
+        elif parents[0] in manifest["sources"]:
+            exp.sources[parents[0]] = source_task[parents[0]]
+            readers = [
+                u
+                for u, n in nodes.items()
+                if n["resource_type"] == "model" and parents[0] in n["depends_on"]["nodes"]
+            ]
+            assert len(readers) == 1, (parents[0], readers)
+            exp.source_tests_in[parents[0]] = exp.model_builds[readers[0]]
     for uid, source in manifest["sources"].items():
         freshness = source.get("freshness") or {}
         if any((freshness.get(k) or {}).get("count") for k in ("warn_after", "error_after")):
-            exp.sources[uid] = source_task[uid] + ".source"
+            exp.sources[uid] = source_task[uid]
     return exp
 
 
@@ -271,22 +264,35 @@ def test_max_active_tasks_depends_on_the_warehouse(duckdb_module, postgres_modul
 
 
 def test_one_cosmos_task_per_dbt_node(dag, manifest):
-    from cosmos.operators.local import DbtRunLocalOperator, DbtSourceLocalOperator, DbtTestLocalOperator
+    """TestBehavior.BUILD: one `dbt build` task per model (the model and its own tests), one task
+    per test of several nodes, the sources' freshness tasks; each source's tests run in the build
+    task of the model that reads it (Cosmos renders no test task for a source under BUILD)."""
+    from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator, DbtTestLocalOperator
 
     exp = expected_tasks(manifest)
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
-    assert len(exp.model_runs) == len(models) >= 16
-    assert exp.detached_tests and exp.source_tests  # the project has both kinds
+    assert len(exp.model_builds) == len(models) >= 16
+    assert exp.detached_tests and exp.source_tests_in  # the project has both kinds
     assert set(dag.task_ids) == exp.all_dbt | PLAIN_TASKS
-    for task_id in exp.model_runs.values():
-        assert type(dag.get_task(task_id)) is DbtRunLocalOperator, task_id
-    for task_id in exp.test_tasks:
+    for uid, task_id in exp.model_builds.items():
+        task = dag.get_task(task_id)
+        assert type(task) is DbtBuildLocalOperator, task_id
+        node = manifest["nodes"][uid]
+        selected = task.select if isinstance(task.select, list) else [task.select]
+        assert selected[0] == "fqn:" + ".".join(node["fqn"]), task_id
+    for task_id in exp.detached_tests:
         assert type(dag.get_task(task_id)) is DbtTestLocalOperator, task_id
     for task_id in exp.sources.values():
         assert type(dag.get_task(task_id)) is DbtSourceLocalOperator, task_id
-    # each model's test task runs right after the model
-    for uid, test_id in exp.model_tests.items():
-        assert dag.get_task(test_id).upstream_task_ids == {exp.model_runs[uid]}, test_id
+    for uid, task_id in exp.source_tests_in.items():
+        source = manifest["sources"][uid]
+        assert f"source:{source['source_name']}.{source['name']}" in dag.get_task(task_id).select, task_id
+    # a model with a detached test leaves it to the test's own task
+    for test_id, parents in exp.detached_tests.items():
+        name = test_id.removeprefix("dbt.").removesuffix("_test")
+        for parent in parents:
+            if parent in exp.model_builds:
+                assert name in (dag.get_task(exp.model_builds[parent]).exclude or ""), (test_id, parent)
 
 
 def test_task_order(dag, manifest):
@@ -317,18 +323,19 @@ def test_task_order(dag, manifest):
             "plan_window",
         } <= upstream, task_id
         assert task_id in before_export, task_id
-    # a model runs only after its parents passed their gates (their tests, the sources' tests)
-    for uid, run_id in exp.model_runs.items():
-        upstream = dag.get_task(run_id).get_flat_relative_ids(upstream=True)
+    # a model runs only after its parent models passed their gates (their build tasks ran their
+    # tests); a source's tests run inside its reader's build, before the model
+    for uid, build_id in exp.model_builds.items():
+        upstream = dag.get_task(build_id).get_flat_relative_ids(upstream=True)
         for parent in model_parents(manifest, uid):
-            gate = exp.model_tests.get(parent) or exp.source_tests.get(parent)
+            gate = exp.model_builds.get(parent) or exp.sources.get(parent)
             if gate:
-                assert gate in upstream, f"{run_id} does not wait for {gate}"
+                assert gate in upstream, f"{build_id} does not wait for {gate}"
     # a detached test waits for every model or source it reads
     for test_id, parents in exp.detached_tests.items():
         upstream = dag.get_task(test_id).get_flat_relative_ids(upstream=True)
         for parent in parents:
-            assert (exp.model_runs.get(parent) or exp.sources[parent]) in upstream, (test_id, parent)
+            assert (exp.model_builds.get(parent) or exp.sources[parent]) in upstream, (test_id, parent)
 
 
 def _dbt_tasks(dag) -> list[Any]:
@@ -398,7 +405,7 @@ def test_gate_tasks_fail_at_once_while_other_failures_retry(dag, manifest):
     for d in (dag, restored):
         assert d.get_task("resolve_target_date").retries == 0
         for task_id in [
-            *exp.model_runs.values(),
+            *exp.model_builds.values(),
             *exp.test_tasks,
             "load_raw_if_changed",
             "plan_window",
@@ -1071,19 +1078,24 @@ def test_duckdb_second_run_gives_the_same_reports_and_skips_the_raw_load(
 
 @pytest.mark.slow
 def test_duckdb_corrupted_data_fails_at_its_gate_and_leaves_no_report(duckdb_corrupted, duckdb_second, dag):
-    from cosmos.operators.local import DbtTestLocalOperator
+    from cosmos.operators.local import DbtBuildLocalOperator
 
     failed = duckdb_corrupted
     run = failed.run
     assert run.returncode != 0, run.tail()
     assert run.run_state == "failed"
-    # the gate: the accepted-values test of stg_rr_events.event_type, in the model's test task
-    assert run.tasks_in("failed") == {"dbt.stg_rr_events.test"}, run.tail()
-    assert isinstance(dag.get_task("dbt.stg_rr_events.test"), DbtTestLocalOperator)
-    blocked = dag.get_task("dbt.stg_rr_events.test").get_flat_relative_ids(upstream=False)
-    assert "export_reports" in blocked and "dbt.fact_rr_events.run" in blocked
+    # the gate: the accepted-values test of stg_rr_events.event_type, in the model's build task
+    gate_task = "dbt.stg_rr_events_model_build"
+    assert run.tasks_in("failed") == {gate_task}, run.tail()
+    assert isinstance(dag.get_task(gate_task), DbtBuildLocalOperator)
+    assert (
+        "quality gate failed: dbt_expectations_expect_column_values_to_be_in_set_stg_rr_events_event_type"
+        in (run.output)
+    )
+    blocked = dag.get_task(gate_task).get_flat_relative_ids(upstream=False)
+    assert "export_reports" in blocked and "dbt.fact_rr_events_model_build" in blocked
     assert run.tasks_in("upstream_failed") == blocked
-    assert run.tasks_in("success") == set(dag.task_ids) - blocked - {"dbt.stg_rr_events.test"}
+    assert run.tasks_in("success") == set(dag.task_ids) - blocked - {gate_task}
     # failed at once: a gate is never retried
     assert "up_for_retry" not in run.output
     mine = [r for r in failed.qa if r[0] == run.run_id]

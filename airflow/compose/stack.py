@@ -440,15 +440,14 @@ def cmd_init(stack: Stack, args: argparse.Namespace) -> int:
 
 def run_conf(date: str, start: str = "", end: str = "") -> dict[str, str]:
     """The DAG's conf for DATE, or START .. END (a ranged run), or {} (the last complete day):
-    the project's one rule, seeds_loader/rules.py parse_run_conf (standard library only)."""
+    the project's one rule, seeds_loader/rules.py (standard library only)."""
     sys.path.insert(0, str(ROOT))
     try:
-        from seeds_loader.rules import DateError, parse_run_conf
+        from seeds_loader.rules import DateError, run_dates_from_variables
     finally:
         sys.path.remove(str(ROOT))
-    conf = {k: v for k, v in (("target_date", date), ("start_date", start), ("end_date", end)) if v}
     try:
-        asked = parse_run_conf(conf)
+        asked = run_dates_from_variables(date, start, end)
     except DateError as exc:
         raise StackError(str(exc)) from None
     return {} if asked is None else asked.conf()

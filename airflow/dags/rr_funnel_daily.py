@@ -8,6 +8,7 @@ database, no network, no secrets.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 from pathlib import Path
@@ -18,7 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
-from cosmos.operators.local import DbtTestLocalOperator
+from cosmos.operators.local import DbtBuildLocalOperator, DbtTestLocalOperator
 
 from seeds_loader.rules import DateError, RunDates, gates, parse_run_conf, previous_kst_day
 from seeds_loader.settings import load_settings
@@ -95,8 +96,9 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
 4. `plan_window`: the dates to rebuild and check, D - 1 .. D (S - 1 .. E for a range), widened
    back to the first date that is not certified (a re-delivery that changed an older date, an
    earlier failed run).
-5. `dbt`: every model (incremental by date over that window) followed by its tests; the tests
-   are the quality gates ({GATES_TEXT}).
+5. `dbt`: one task per model, `dbt build` of the model (incremental by date over that window)
+   and its own tests, after the tests of the raw source it reads; a test of several models is a
+   task of its own after them. The tests are the quality gates ({GATES_TEXT}).
    A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
    runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
 6. `export_reports`: writes the funnel, cohort and CRM CSVs, the HTML page and the pipeline summary of D to
@@ -277,15 +279,17 @@ def export_reports(target_date: str) -> list[str]:
     return paths
 
 
-def _gate_failure_fails_at_once(dbt_task: DbtTestLocalOperator):
-    """Cosmos' result handler of a test task, except that a failed test (a gate saying no) raises
-    AirflowFailException, which Airflow does not retry."""
+def _gate_failure_fails_at_once(dbt_task: DbtTestLocalOperator | DbtBuildLocalOperator):
+    """Cosmos' result handler of a test or build task, except that a failed test (a gate saying
+    no) raises AirflowFailException, which Airflow does not retry."""
     handle = dbt_task.handle_exception_dbt_runner
 
     def handle_result(result) -> None:
         outcome = getattr(result, "result", None)
         failed = [
-            r for r in getattr(outcome, "results", None) or [] if str(getattr(r, "status", "")) == "fail"
+            r
+            for r in getattr(outcome, "results", None) or []
+            if str(getattr(r, "status", "")) == "fail" and getattr(r.node, "resource_type", "test") == "test"
         ]
         if not result.success and failed:
             names = ", ".join(r.node.name for r in failed)
@@ -293,6 +297,37 @@ def _gate_failure_fails_at_once(dbt_task: DbtTestLocalOperator):
         handle(result)
 
     return handle_result
+
+
+def _source_tests_run_in_their_readers(dbt_tasks, manifest_path: Path) -> dict[str, list[str]]:
+    """Under TestBehavior.BUILD Cosmos renders a raw source as its freshness task only, so the
+    source's own tests (gate_domain on the raw data, e.g. timestamps in seconds) would never run
+    and no date could be certified. They go into the build of each model that reads the source:
+    `dbt build --select <model> source:<source>` runs them first and stops the model when one
+    fails. Returns {model task id: [the sources added]}."""
+    manifest = json.loads(manifest_path.read_text())
+    tested = {
+        node["depends_on"]["nodes"][0]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and len(node["depends_on"]["nodes"]) == 1
+    }
+    readers: dict[str, list[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        sources = [
+            "source:{source_name}.{name}".format(**manifest["sources"][uid])
+            for uid in node["depends_on"]["nodes"]
+            if uid.startswith("source.") and uid in tested
+        ]
+        if sources:
+            readers["fqn:" + ".".join(node["fqn"])] = sources
+    added: dict[str, list[str]] = {}
+    for dbt_task in dbt_tasks:
+        if isinstance(dbt_task, DbtBuildLocalOperator) and dbt_task.select in readers:
+            dbt_task.select = [dbt_task.select, *readers[dbt_task.select]]
+            added[dbt_task.task_id] = readers[dbt_task.select[0]]
+    return added
 
 
 with DAG(
@@ -333,7 +368,9 @@ with DAG(
         ),
         render_config=RenderConfig(
             load_method=LOAD_METHOD,
-            test_behavior=TestBehavior.AFTER_EACH,
+            # one task per model: `dbt build` of the model and its tests (half the tasks of
+            # AFTER_EACH, and half its time: measured in docs/performance.md)
+            test_behavior=TestBehavior.BUILD,
             should_detach_multiple_parents_tests=True,
             # the raw sources carry gate tests (e.g. timestamps in seconds): render them too
             source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
@@ -357,8 +394,10 @@ with DAG(
     # Anything else a test task meets (the warehouse busy, the raw data changed under the run) is
     # retried like a model run.
     for dbt_task in dbt_models.iter_tasks():
-        if isinstance(dbt_task, DbtTestLocalOperator):
+        if isinstance(dbt_task, DbtTestLocalOperator | DbtBuildLocalOperator):
             dbt_task.handle_exception_dbt_runner = _gate_failure_fails_at_once(dbt_task)
+    if LOAD_METHOD == LoadMode.DBT_MANIFEST:
+        _source_tests_run_in_their_readers(dbt_models.iter_tasks(), MANIFEST_PATH)
 
     loaded = load_raw_if_changed()
     covered = check_raw_freshness(target_date)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from airflow_rest import DAG_ID, AirflowRest, RestError, describe_health, trigger_and_follow
 
-from seeds_loader.rules import DateError, parse_run_conf
+from seeds_loader.rules import DateError, run_dates_from_variables
 from seeds_loader.settings import Settings, SettingsError, load_settings
 
 COMPONENTS: dict[str, list[str]] = {
@@ -398,16 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                     hidden = any(w in key for w in ("PASSWORD", "SECRET", "FERNET", "SQL_ALCHEMY"))
                     print(f"{key}={'***' if hidden and value else value}")
         elif args.command == "trigger":
-            conf = {
-                key: value
-                for key, value in (
-                    ("target_date", args.date),
-                    ("start_date", args.start),
-                    ("end_date", args.end),
-                )
-                if value
-            }
-            asked = parse_run_conf(conf)
+            asked = run_dates_from_variables(args.date, args.start, args.end)
             return native.trigger(
                 {} if asked is None else asked.conf(), wait=not args.no_wait, timeout=args.timeout
             )
