@@ -370,12 +370,20 @@ def cohort_chart(data: PageData, cohort_type: str, title: str) -> str:
     for (i, k), c in cells.items():
         if k == 0:  # week 0 is the whole cohort by definition: its size, on grey
             ax.add_patch(_rectangle(k, i, "#e6e6e6"))
-            ax.text(k + 0.5, i + 0.5, f"{int(c['cohort_size']):,}", ha="center", va="center", fontsize=7)
+            ax.text(
+                k + 0.5,
+                i + 0.5,
+                f"{int(c['cohort_size']):,}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                in_layout=False,
+            )
         elif c["retention_rate"] is not None and width <= 30:
             rate = float(c["retention_rate"])
             ink = "white" if norm(rate) > 0.6 else "#222222" if rate > 0 else "#aaaaaa"
             text = f"{rate * 100:.1f}" if rate > 0 else "0"
-            ax.text(k + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7, color=ink)
+            ax.text(k + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7, color=ink, in_layout=False)
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.set_xticks([k + 0.5 for k in range(width)], [str(k) for k in range(width)], fontsize=8)
