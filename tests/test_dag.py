@@ -129,6 +129,7 @@ class ExpectedTasks:
     detached_tests: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> parents
     sources: dict[str, str] = field(default_factory=dict)  # unique_id -> `_source` task id
     source_tests_in: dict[str, str] = field(default_factory=dict)  # source unique_id -> reader's task
+    tested_builds: set[str] = field(default_factory=set)  # build tasks that run tests
 
     @property
     def all_dbt(self) -> set[str]:
@@ -157,6 +158,8 @@ def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
         parents = tuple(dict.fromkeys(node["depends_on"]["nodes"]))
         if len(parents) > 1:
             exp.detached_tests[f"dbt.{node['name']}_test"] = parents
+        elif parents[0] in exp.model_builds:
+            exp.tested_builds.add(exp.model_builds[parents[0]])
         elif parents[0] in manifest["sources"]:
             exp.sources[parents[0]] = source_task[parents[0]]
             readers = [
@@ -166,6 +169,7 @@ def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
             ]
             assert len(readers) == 1, (parents[0], readers)
             exp.source_tests_in[parents[0]] = exp.model_builds[readers[0]]
+            exp.tested_builds.add(exp.model_builds[readers[0]])
     for uid, source in manifest["sources"].items():
         freshness = source.get("freshness") or {}
         if any((freshness.get(k) or {}).get("count") for k in ("warn_after", "error_after")):
@@ -968,8 +972,10 @@ def assert_good_run(good: GoodRun, dag, manifest) -> None:
     assert {r[2] for r in mine} == {D}
     assert {r[3] for r in mine if r[3]} == set(gates())
     assert {r[5] for r in mine} <= {"pass", "warn"}
-    # one dbt invocation per test task of the DAG (each Cosmos task is one invocation)
-    assert len({r[6] for r in mine}) == len(expected_tasks(manifest).test_tasks)
+    # one dbt invocation per task of the DAG that runs tests (each Cosmos task is one invocation):
+    # the builds of models with tests (or their source's tests), the detached tests
+    exp = expected_tasks(manifest)
+    assert len({r[6] for r in mine}) == len(exp.tested_builds) + len(exp.detached_tests)
 
 
 @pytest.fixture(scope="module")
