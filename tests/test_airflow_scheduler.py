@@ -159,7 +159,9 @@ def session(new_warehouse, tmp_path_factory) -> Session:
 
         # 2. through the REST API (unpausing also starts the scheduled run of the last 09:00 KST)
         client.set_paused(False)
-        rest_id = client.trigger({"target_date": D.isoformat()}, rest.backfill_run_id({"target_date": D.isoformat()}))
+        rest_id = client.trigger(
+            {"target_date": D.isoformat()}, rest.backfill_run_id({"target_date": D.isoformat()})
+        )
         session.runs["rest"] = _wait(session, rest_id)
         session.reports["rest"] = _reports(reports_dir, D)
         scheduled = [r for r in client.runs() if r["run_type"] == "scheduled"]
@@ -199,7 +201,9 @@ def session(new_warehouse, tmp_path_factory) -> Session:
         assert lines.count(V4_VIEW_ON_D) == 1
         lines[lines.index(V4_VIEW_ON_D)] = V4_VIEW_ON_D.replace(",view,", ",purchase,")
         events.write_text("\n".join(lines) + "\n")
-        gate_id = client.trigger({"target_date": D.isoformat()}, rest.backfill_run_id({"target_date": D.isoformat()}))
+        gate_id = client.trigger(
+            {"target_date": D.isoformat()}, rest.backfill_run_id({"target_date": D.isoformat()})
+        )
         session.runs["gate"] = _wait(session, gate_id)
         session.reports["gate"] = _reports(reports_dir, D)
         for name, run in session.runs.items():
