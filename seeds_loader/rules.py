@@ -114,22 +114,7 @@ def parse_run_conf(conf: Mapping[str, Any] | None) -> RunDates | None:
         raise DateError(
             f"unknown key(s) {', '.join(unknown)}; expected target_date, or start_date and end_date"
         )
-    if "target_date" in conf:
-        if "start_date" in conf or "end_date" in conf:
-            raise DateError(
-                "target_date cannot be combined with start_date/end_date: give one date or a range"
-            )
-        d = parse_date(conf["target_date"], "target_date")
-        return RunDates(d, d)
-    if "start_date" in conf or "end_date" in conf:
-        if not ("start_date" in conf and "end_date" in conf):
-            raise DateError(
-                "start_date and end_date go together: give both (a range of dates) or target_date"
-            )
-        return RunDates(
-            parse_date(conf["start_date"], "start_date"), parse_date(conf["end_date"], "end_date")
-        )
-    return None
+    return _one_date_or_a_range(conf, *CONF_KEYS)
 
 
 def run_dates_from_variables(date: str = "", start: str = "", end: str = "") -> RunDates | None:
@@ -137,20 +122,26 @@ def run_dates_from_variables(date: str = "", start: str = "", end: str = "") -> 
     range), empty meaning not given; None when none is given. The rules of
     :func:`parse_run_conf`, with the variables' names in the messages (``make``, the native
     Airflow's and the compose stack's helpers all call this)."""
-    one = parse_date(date, "DATE") if date else None
-    first = parse_date(start, "START") if start else None
-    last = parse_date(end, "END") if end else None
-    if one is not None and (first is not None or last is not None):
-        raise DateError("DATE cannot be combined with START/END: give one date or a range")
-    if one is not None:
-        return RunDates(one, one)
-    if first is None and last is None:
+    given = {name: value for name, value in (("DATE", date), ("START", start), ("END", end)) if value}
+    return _one_date_or_a_range(given, "DATE", "START", "END")
+
+
+def _one_date_or_a_range(given: Mapping[str, Any], one: str, first: str, last: str) -> RunDates | None:
+    """The one rule of a run's dates, whatever the values are called: ``given`` holds the values
+    present under the names ``one`` (a date) or ``first`` and ``last`` (a range), never both."""
+    if one in given:
+        if first in given or last in given:
+            raise DateError(f"{one} cannot be combined with {first}/{last}: give one date or a range")
+        d = parse_date(given[one], one)
+        return RunDates(d, d)
+    if first not in given and last not in given:
         return None
-    if first is None or last is None:
-        raise DateError("START and END go together: START=YYYY-MM-DD END=YYYY-MM-DD (or DATE= for one date)")
-    if last < first:
-        raise DateError(f"END ({last.isoformat()}) is before START ({first.isoformat()})")
-    return RunDates(first, last)
+    if first not in given or last not in given:
+        raise DateError(f"{first} and {last} go together: give both (a range of dates) or {one}")
+    start, end = parse_date(given[first], first), parse_date(given[last], last)
+    if end < start:
+        raise DateError(f"{last} ({end.isoformat()}) is before {first} ({start.isoformat()})")
+    return RunDates(start, end)
 
 
 def dates_between(start: dt.date, end: dt.date) -> list[dt.date]:
