@@ -8,7 +8,6 @@ database, no network, no secrets.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 from pathlib import Path
@@ -299,34 +298,29 @@ def _gate_failure_fails_at_once(dbt_task: DbtTestLocalOperator | DbtBuildLocalOp
     return handle_result
 
 
-def _source_tests_run_in_their_readers(dbt_tasks, manifest_path: Path) -> dict[str, list[str]]:
+def _source_tests_run_in_their_readers(dbt_tasks, nodes) -> dict[str, list[str]]:
     """Under TestBehavior.BUILD Cosmos renders a raw source as its freshness task only, so the
     source's own tests (gate_domain on the raw data, e.g. timestamps in seconds) would never run
     and no date could be certified. They go into the build of each model that reads the source:
     `dbt build --select <model> source:<source>` runs them first and stops the model when one
-    fails. Returns {model task id: [the sources added]}."""
-    manifest = json.loads(manifest_path.read_text())
-    tested = {
-        node["depends_on"]["nodes"][0]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "test" and len(node["depends_on"]["nodes"]) == 1
-    }
+    fails. ``nodes`` is the graph Cosmos parsed (``DbtTaskGroup.dbt_graph.filtered_nodes``).
+    Returns {model task id: [the sources added]}."""
     readers: dict[str, list[str]] = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] != "model":
+    for node in nodes.values():
+        if node.resource_type.value != "model" or not node.fqn:
             continue
         sources = [
-            "source:{source_name}.{name}".format(**manifest["sources"][uid])
-            for uid in node["depends_on"]["nodes"]
-            if uid.startswith("source.") and uid in tested
+            f"source:{nodes[uid].resource_name}"
+            for uid in node.depends_on
+            if uid in nodes and nodes[uid].resource_type.value == "source" and nodes[uid].has_test
         ]
         if sources:
-            readers["fqn:" + ".".join(node["fqn"])] = sources
+            readers["fqn:" + ".".join(node.fqn)] = sources
     added: dict[str, list[str]] = {}
     for dbt_task in dbt_tasks:
         if isinstance(dbt_task, DbtBuildLocalOperator) and dbt_task.select in readers:
-            dbt_task.select = [dbt_task.select, *readers[dbt_task.select]]
-            added[dbt_task.task_id] = readers[dbt_task.select[0]]
+            added[dbt_task.task_id] = readers[dbt_task.select]
+            dbt_task.select = [dbt_task.select, *added[dbt_task.task_id]]
     return added
 
 
@@ -396,8 +390,7 @@ with DAG(
     for dbt_task in dbt_models.iter_tasks():
         if isinstance(dbt_task, DbtTestLocalOperator | DbtBuildLocalOperator):
             dbt_task.handle_exception_dbt_runner = _gate_failure_fails_at_once(dbt_task)
-    if LOAD_METHOD == LoadMode.DBT_MANIFEST:
-        _source_tests_run_in_their_readers(dbt_models.iter_tasks(), MANIFEST_PATH)
+    _source_tests_run_in_their_readers(dbt_models.iter_tasks(), dbt_models.dbt_graph.filtered_nodes)
 
     loaded = load_raw_if_changed()
     covered = check_raw_freshness(target_date)
