@@ -8,8 +8,8 @@ docker-compose through ``.env``.
 =========================  ==================================  ==================================
 variable                   default                             meaning
 =========================  ==================================  ==================================
-RR_TARGET                  duckdb                              ``duckdb`` (embedded) or
-                                                               ``postgres``
+RR_TARGET                  duckdb                              ``duckdb`` (embedded),
+                                                               ``postgres`` or ``spark``
 RR_DUCKDB_PATH             data/warehouse/retailrocket.duckdb  DuckDB file (relative to the
                                                                project)
 RR_PG_HOST                 127.0.0.1                           PostgreSQL host
@@ -22,6 +22,21 @@ RR_DATA_DIR                data/raw/retailrocket               folder with the f
 RR_WAREHOUSE_WAIT_SECONDS  600                                 how long to wait while another
                                                                process holds the DuckDB file (a
                                                                load, a dbt run, an export)
+RR_SPARK_METHOD            session                             ``session`` (an in-process local
+                                                               Spark) or ``thrift`` (a Spark
+                                                               Thrift Server: a cluster's, or
+                                                               ``make spark-up``)
+RR_SPARK_HOST              127.0.0.1                           Thrift Server host
+RR_SPARK_PORT              10001                               Thrift Server port
+RR_SPARK_USER              (empty)                             Thrift user (empty: the OS user)
+RR_SPARK_AUTH              (empty)                             Thrift auth: empty (none), LDAP,
+                                                               KERBEROS, CUSTOM
+RR_SPARK_PASSWORD          (empty)                             Thrift password (LDAP, CUSTOM)
+RR_SPARK_DIR               data/spark                          the local Spark's warehouse,
+                                                               Derby metastore, logs and PID
+                                                               (``session`` and ``make spark-up``)
+RR_SPARK_MASTER            local[2]                            the local Spark's master
+RR_SPARK_DRIVER_MEMORY     4g                                  the local Spark's driver memory
 RR_AIRFLOW_PORT            8080                                port of the native Airflow's
                                                                api-server (``make airflow``,
                                                                always on 127.0.0.1)
@@ -42,7 +57,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-TARGETS = ("duckdb", "postgres")
+TARGETS = ("duckdb", "postgres", "spark")
+SPARK_METHODS = ("session", "thrift")
+SPARK_AUTHS = ("", "NONE", "NOSASL", "LDAP", "KERBEROS", "CUSTOM")
 
 DEFAULTS: dict[str, str] = {
     "RR_TARGET": "duckdb",
@@ -56,6 +73,15 @@ DEFAULTS: dict[str, str] = {
     "RR_WAREHOUSE_WAIT_SECONDS": "600",
     "RR_AIRFLOW_PORT": "8080",
     "RR_AIRFLOW_DATABASE": "",
+    "RR_SPARK_METHOD": "session",
+    "RR_SPARK_HOST": "127.0.0.1",
+    "RR_SPARK_PORT": "10001",
+    "RR_SPARK_USER": "",
+    "RR_SPARK_AUTH": "",
+    "RR_SPARK_PASSWORD": "",
+    "RR_SPARK_DIR": "data/spark",
+    "RR_SPARK_MASTER": "local[2]",
+    "RR_SPARK_DRIVER_MEMORY": "4g",
 }
 
 
@@ -105,6 +131,58 @@ class Settings:
     wait_seconds: float = 600.0
     airflow_port: int = 8080
     airflow_database: str = ""
+    spark_method: str = "session"
+    spark_host: str = "127.0.0.1"
+    spark_port: int = 10001
+    spark_user: str = ""
+    spark_auth: str = ""
+    spark_password: str = ""
+    spark_dir: Path = Path("data/spark")
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "4g"
+
+    @property
+    def spark_warehouse_dir(self) -> Path:
+        """Where the local Spark (session, make spark-up) keeps its tables (Parquet)."""
+        return self.spark_dir / "warehouse"
+
+    @property
+    def spark_metastore_dir(self) -> Path:
+        """The local Spark's Derby metastore (one process at a time: a session, or the server)."""
+        return self.spark_dir / "metastore_db"
+
+    @property
+    def spark_conf_dir(self) -> Path:
+        """SPARK_CONF_DIR of the local Spark: its spark-defaults.conf (:meth:`write_spark_conf`)."""
+        return self.spark_dir / "conf"
+
+    def write_spark_conf(self) -> Path:
+        """Write the local Spark's spark-defaults.conf (when it differs) and return its folder."""
+        folder = self.spark_conf_dir
+        text = "".join(f"{k} {v}\n" for k, v in self.spark_conf().items())
+        path = folder / "spark-defaults.conf"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        return folder
+
+    def spark_conf(self) -> dict[str, str]:
+        """Static settings of the local Spark (a session, make spark-up): one home for both, so the
+        two see the same tables. Timestamps are UTC (every date here comes from epoch ms)."""
+        return {
+            "spark.master": self.spark_master,
+            "spark.driver.memory": self.spark_driver_memory,
+            "spark.sql.warehouse.dir": str(self.spark_warehouse_dir),
+            "spark.hadoop.javax.jdo.option.ConnectionURL": (
+                f"jdbc:derby:;databaseName={self.spark_metastore_dir};create=true"
+            ),
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.ui.enabled": "false",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.spark_dir}",
+        }
 
     @property
     def pg_conninfo(self) -> str:
@@ -132,6 +210,10 @@ class Settings:
     def describe(self) -> str:
         if self.target == "duckdb":
             return f"duckdb:{self.duckdb_path}"
+        if self.target == "spark":
+            if self.spark_method == "session":
+                return f"spark:session:{self.spark_master}:{self.spark_warehouse_dir}"
+            return f"spark:thrift://{self.spark_host}:{self.spark_port}"
         return f"postgres://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
 
     def dbt_env(self) -> dict[str, str]:
@@ -147,6 +229,16 @@ class Settings:
             "RR_DATA_DIR": str(self.data_dir),
             "RR_PROJECT_ROOT": str(self.root),
             "RR_WAREHOUSE_WAIT_SECONDS": f"{self.wait_seconds:g}",
+            "RR_SPARK_METHOD": self.spark_method,
+            "RR_SPARK_HOST": self.spark_host,
+            "RR_SPARK_PORT": str(self.spark_port),
+            "RR_SPARK_USER": self.spark_user,
+            "RR_SPARK_AUTH": self.spark_auth,
+            "RR_SPARK_PASSWORD": self.spark_password,
+            "RR_SPARK_DIR": str(self.spark_dir),
+            "RR_SPARK_MASTER": self.spark_master,
+            "RR_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
+            "SPARK_CONF_DIR": str(self.spark_conf_dir),
         }
 
 
@@ -198,6 +290,20 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
         raise SettingsError(
             f"RR_WAREHOUSE_WAIT_SECONDS must be a number of seconds >= 0; got {wait_text!r}"
         ) from None
+    spark_method = get("RR_SPARK_METHOD").strip().lower() or "session"
+    if spark_method not in SPARK_METHODS:
+        raise SettingsError(f"RR_SPARK_METHOD must be one of {', '.join(SPARK_METHODS)}; got {spark_method!r}")
+    spark_port = get("RR_SPARK_PORT").strip()
+    if not (spark_port.isdigit() and 0 < int(spark_port) < 65536):
+        raise SettingsError(f"RR_SPARK_PORT must be a port number; got {spark_port!r}")
+    spark_auth = get("RR_SPARK_AUTH").strip().upper()
+    if spark_auth not in SPARK_AUTHS:
+        raise SettingsError(
+            f"RR_SPARK_AUTH must be empty or one of {', '.join(a for a in SPARK_AUTHS if a)}; got {spark_auth!r}"
+        )
+    spark_memory = get("RR_SPARK_DRIVER_MEMORY").strip()
+    if not re.fullmatch(r"[0-9]+[kmgt]?", spark_memory, re.IGNORECASE):
+        raise SettingsError(f"RR_SPARK_DRIVER_MEMORY must be a JVM size such as 4g; got {spark_memory!r}")
     return Settings(
         target=target,
         duckdb_path=path("RR_DUCKDB_PATH"),
@@ -211,4 +317,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
         wait_seconds=wait_seconds,
         airflow_port=int(airflow_port),
         airflow_database=airflow_database,
+        spark_method=spark_method,
+        spark_host=get("RR_SPARK_HOST").strip(),
+        spark_port=int(spark_port),
+        spark_user=get("RR_SPARK_USER"),
+        spark_auth=spark_auth,
+        spark_password=get("RR_SPARK_PASSWORD"),
+        spark_dir=path("RR_SPARK_DIR"),
+        spark_master=get("RR_SPARK_MASTER").strip() or "local[2]",
+        spark_driver_memory=spark_memory,
     )

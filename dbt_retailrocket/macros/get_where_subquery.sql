@@ -29,6 +29,9 @@
     {%- set ns = namespace(out=text) -%}
     {%- for kind, column in modules.re.findall('__rr_(window|known_by)__\\(\\s*("?[A-Za-z_][A-Za-z0-9_]*"?)\\s*\\)', text) -%}
         {%- set placeholder = modules.re.compile('__rr_' ~ kind ~ '__\\(\\s*' ~ modules.re.escape(column) ~ '\\s*\\)') -%}
+        {#- "name" is a quoted identifier: quoted the adapter's way ("..." on DuckDB and PostgreSQL,
+            `...` on Spark, where "..." is a string) -#}
+        {%- set column = adapter.quote(column[1:-1]) if column.startswith('"') else column -%}
         {%- if kind == 'window' -%}
             {#- a row without a date belongs to no window: every run checks it -#}
             {%- set predicate = column ~ ' is null or ' ~ (rr_date_filter(column, true) | trim) -%}

@@ -4,7 +4,7 @@
     {#- Share as double precision; null when the denominator is 0 (never an integer division). -#}
     case
         when {{ denominator }} = 0 then null
-        else cast({{ numerator }} as double precision) / cast({{ denominator }} as double precision)
+        else cast({{ numerator }} as {{ rr_type_double() }}) / cast({{ denominator }} as {{ rr_type_double() }})
     end
 {%- endmacro %}
 
@@ -16,7 +16,7 @@
         case
             when {{ denominator }} = 0 then {{ rate }} is not null
             when {{ rate }} is null then true
-            else abs({{ rate }} - cast({{ numerator }} as double precision) / {{ denominator }}) > 1e-12
+            else abs({{ rate }} - cast({{ numerator }} as {{ rr_type_double() }}) / {{ denominator }}) > 1e-12
         end
     )
 {%- endmacro %}

@@ -105,3 +105,48 @@
         when regexp_full_match(trim({{ text_expression }}), '-?[0-9]{1,18}') then cast(trim({{ text_expression }}) as bigint)
     end
 {%- endmacro %}
+
+
+{% macro rr_type_double() -%}
+    {#- The 8-byte float type's name. -#}
+    {{- return(adapter.dispatch('rr_type_double')()) -}}
+{%- endmacro %}
+
+{% macro default__rr_type_double() -%}double precision{%- endmacro %}
+
+{% macro spark__rr_type_double() -%}double{%- endmacro %}
+
+
+{#- Spark: epoch ms through timestamp_millis (an instant, shown in the session time zone, which
+    the profile and the local Spark's defaults set to UTC); datetime patterns are Java's. -#}
+{% macro spark__rr_epoch_ms_to_timestamp(ms_expression) -%}
+    timestamp_millis(cast({{ ms_expression }} as bigint))
+{%- endmacro %}
+
+{% macro spark__rr_format_date_compact(date_expression) -%}
+    date_format({{ date_expression }}, 'yyyyMMdd')
+{%- endmacro %}
+
+{% macro spark__rr_format_timestamp(ts_expression) -%}
+    date_format({{ ts_expression }}, 'yyyy-MM-dd HH:mm:ss')
+{%- endmacro %}
+
+{% macro spark__rr_safe_bigint(text_expression) -%}
+    case
+        when trim({{ text_expression }}) rlike '^-?[0-9]{1,18}$' then cast(trim({{ text_expression }}) as bigint)
+    end
+{%- endmacro %}
+
+
+{% macro rr_iso_day_of_week(date_expression) -%}
+    {#- 1 (Monday) .. 7 (Sunday). -#}
+    {{- return(adapter.dispatch('rr_iso_day_of_week')(date_expression)) -}}
+{%- endmacro %}
+
+{% macro default__rr_iso_day_of_week(date_expression) -%}
+    cast(extract(isodow from {{ date_expression }}) as integer)
+{%- endmacro %}
+
+{% macro spark__rr_iso_day_of_week(date_expression) -%}
+    cast(extract(dayofweek_iso from {{ date_expression }}) as integer)
+{%- endmacro %}

@@ -349,7 +349,7 @@ verdict_dates as (
         PostgreSQL guesses a few rows each and picks nested loops: on 139 dates x 108 gate tests
         the per-test rows took minutes (measured: over 5 min against 1.4 s). Hash and merge joins
         only, for the rest of this hook's transaction. -#}
-    set local enable_nestloop = off;
+    set local enable_nestloop = off{{ rr_end() }}
 {%- endmacro %}
 
 
@@ -364,14 +364,14 @@ verdict_dates as (
     select
         {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, tests_expected, tests_ran,
         tests_passed, tests_warned, tests_failed, first_failing_test
-    from verdict_gates;
+    from verdict_gates{{ rr_end() }}
     insert into qa.rr_date_verdict_tests (
         invocation_id, kpi_date, gate, gate_order, unique_id, test_name, status, failures
     )
     {{ rr_verdict_ctes(catalog_id, w) }}
     select
         {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, unique_id, test_name, status, failures
-    from verdict_tests;
+    from verdict_tests{{ rr_end() }}
     insert into qa.rr_date_verdicts (
         invocation_id, pipeline_run_id, evaluated_at, kpi_date, is_ok, reason, raw_load_id,
         last_built_at, tests_expected, tests_ran, tests_passed

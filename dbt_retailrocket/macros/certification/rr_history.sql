@@ -102,9 +102,46 @@
 {%- endmacro %}
 
 
+{% macro rr_end() -%}
+    {#- The end of one statement of a hook (rr_statements). -#}
+    ;
+    -- rr:end-of-statement
+{% endmacro %}
+
+
+{% macro rr_statements(sql) -%}
+    {#- A hook's statements, each ended by rr_end(): returned as one text where the adapter runs
+        them together (DuckDB, PostgreSQL: in the hook's one transaction); run one by one here on
+        Spark, which takes one statement per call (the hook then has nothing left to run). -#}
+    {{- return(adapter.dispatch('rr_statements')(sql)) -}}
+{%- endmacro %}
+
+{% macro default__rr_statements(sql) -%}{{- return(sql) -}}{%- endmacro %}
+
+{% macro spark__rr_statements(sql) -%}
+    {%- for statement in sql.split('-- rr:end-of-statement') -%}
+        {%- set text = statement.strip() -%}
+        {%- if text.endswith(';') -%}{%- set text = text[:-1].strip() -%}{%- endif -%}
+        {%- if text -%}{%- do run_query(text) -%}{%- endif -%}
+    {%- endfor -%}
+    {{- return('') -}}
+{%- endmacro %}
+
+
 {% macro rr_relation_type(schema, name) -%}
     {#- 'BASE TABLE', 'VIEW' or none. A plain catalog query (run_query does not open a
         transaction, unlike a relation-cache miss, which would swallow a hook's statements). -#}
+    {{- return(adapter.dispatch('rr_relation_type')(schema, name)) -}}
+{%- endmacro %}
+
+{% macro spark__rr_relation_type(schema, name) -%}
+    {#- Spark has no information_schema: SHOW TABLES lists tables and views, SHOW VIEWS views. -#}
+    {%- if run_query("show databases like '" ~ schema ~ "'").rows | length == 0 -%}{{ return(none) }}{%- endif -%}
+    {%- if run_query("show tables in " ~ schema ~ " like '" ~ name ~ "'").rows | length == 0 -%}{{ return(none) }}{%- endif -%}
+    {{- return('VIEW' if run_query("show views in " ~ schema ~ " like '" ~ name ~ "'").rows | length > 0 else 'BASE TABLE') -}}
+{%- endmacro %}
+
+{% macro default__rr_relation_type(schema, name) -%}
     {%- set found = run_query(
         "select table_type from information_schema.tables where table_schema = '" ~ schema
         ~ "' and table_name = '" ~ name ~ "'") -%}
@@ -128,7 +165,7 @@
 
 
 {% macro rr_create_history_tables() -%}
-    create schema if not exists qa;
+    create schema if not exists qa{{ rr_end() }}
     create table if not exists qa.rr_invocations (
         invocation_id varchar(64) not null,
         phase varchar(8) not null,
@@ -143,7 +180,7 @@
         raw_load_id bigint,
         catalog_id varchar(32),
         dbt_version varchar(32)
-    );
+    ){{ rr_end() }}
     create table if not exists qa.rr_catalog (
         catalog_id varchar(32) not null,
         kind varchar(16) not null,
@@ -151,7 +188,7 @@
         name varchar(512) not null,
         gate varchar(64),
         model varchar(512)
-    );
+    ){{ rr_end() }}
     create table if not exists qa.rr_model_builds (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -164,7 +201,7 @@
         built_at timestamp not null,
         on_certified_history boolean not null,
         first_uncertified_date date
-    );
+    ){{ rr_end() }}
     create table if not exists qa.rr_node_results (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -178,12 +215,12 @@
         message varchar(2000),
         started_at timestamp,
         completed_at timestamp,
-        execution_seconds double precision,
+        execution_seconds {{ rr_type_double() }},
         target_date date,
         window_start date,
         window_end date,
-        sample_rows text
-    );
+        sample_rows {{ dbt.type_string() }}
+    ){{ rr_end() }}
     create table if not exists qa.rr_date_verdicts (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -196,7 +233,7 @@
         tests_expected integer not null,
         tests_ran integer not null,
         tests_passed integer not null
-    );
+    ){{ rr_end() }}
     create table if not exists qa.rr_date_verdict_gates (
         invocation_id varchar(64) not null,
         kpi_date date not null,
@@ -208,7 +245,7 @@
         tests_warned integer not null,
         tests_failed integer not null,
         first_failing_test varchar(512)
-    );
+    ){{ rr_end() }}
     create table if not exists qa.rr_date_verdict_tests (
         invocation_id varchar(64) not null,
         kpi_date date not null,
@@ -238,6 +275,11 @@
 
 
 {% macro rr_on_run_start() -%}
+    {{- return(rr_statements(rr_on_run_start_sql())) -}}
+{%- endmacro %}
+
+
+{% macro rr_on_run_start_sql() -%}
     {#- DDL of the history (serialised on PostgreSQL: parallel Airflow tasks start together), the
         catalog of this project version, the certification views, and this invocation's start
         row with the raw load id it sees. -#}
@@ -249,11 +291,11 @@
         {{ log('WARNING: raw.raw_rr_loads is missing: the raw data was loaded by an earlier version or not at all; load it with `python -m seeds_loader load` (nothing can be certified before)', info=True) }}
     {%- endif -%}
     {{ adapter.dispatch('rr_serialize_ddl')() }}
-    {{ rr_create_history_tables() }};
+    {{ rr_create_history_tables() }}{{ rr_end() }}
     {%- if has_raw %}
-    {{ rr_create_certification_views() }};
+    {{ rr_create_certification_views() }}{{ rr_end() }}
     {%- endif %}
-    {{ rr_create_quality_check_runs_view() }};
+    {{ rr_create_quality_check_runs_view() }}{{ rr_end() }}
     insert into qa.rr_catalog (catalog_id, kind, unique_id, name, gate, model)
     select catalog_id, kind, unique_id, name, gate, model
     from (
@@ -264,7 +306,7 @@
         {%- if not loop.last %} union all{% endif -%}
         {%- endfor %}
     ) as entries
-    where not exists (select 1 from qa.rr_catalog where catalog_id = {{ rr_sql_text(catalog.id) }});
+    where not exists (select 1 from qa.rr_catalog where catalog_id = {{ rr_sql_text(catalog.id) }}){{ rr_end() }}
     {{ rr_invocation_row('start', catalog.id) }}
 {%- endmacro %}
 
@@ -291,17 +333,30 @@
 {% macro postgres__rr_serialize_ddl() -%}
     {#- one transaction-scoped lock around the hook's statements: concurrent `create ... if not
         exists` of the same table fails on PostgreSQL -#}
-    select pg_advisory_xact_lock(hashtextextended('retailrocket-kpi qa history ddl', 0));
+    select pg_advisory_xact_lock(hashtextextended('retailrocket-kpi qa history ddl', 0)){{ rr_end() }}
 {%- endmacro %}
 
 
-{% macro rr_stamp_model_build() -%}
+{% macro rr_stamps_before_build() -%}
+    {#- Where a model's build and its stamp cannot commit together (Spark: no transactions), the
+        stamp is written before the build starts: a build that dies half-way is then newer than
+        every test of its dates, which are refused until rebuilt and re-checked. -#}
+    {{- return(adapter.dispatch('rr_stamps_before_build')()) -}}
+{%- endmacro %}
+
+{% macro default__rr_stamps_before_build() -%}{{- return(false) -}}{%- endmacro %}
+
+{% macro spark__rr_stamps_before_build() -%}{{- return(true) -}}{%- endmacro %}
+
+
+{% macro rr_stamp_model_build(hook='post') -%}
     {#- Post-hook of every model, run inside the model's transaction: the build and its row in
-        qa.rr_model_builds commit together or not at all. Records which dates the build
+        qa.rr_model_builds commit together or not at all (pre-hook where there are no
+        transactions: rr_stamps_before_build). Records which dates the build
         replaced (an incremental run: the run window; a full build or a table: every date) and
         whether every date before its window was certified when it was built (if not, its rows
         may rest on stale history and cannot be certified before a rebuild from that date). -#}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- if not execute or (hook == 'pre') != rr_stamps_before_build() -%}{{ return('') }}{%- endif -%}
     {%- set incremental = is_incremental() -%}
     {%- set w = rr_window(true) if incremental else {'start': none, 'end': none} -%}
     {%- set full_build = not incremental -%}
@@ -353,6 +408,11 @@
 
 
 {% macro rr_on_run_end(results) -%}
+    {{- return(rr_statements(rr_on_run_end_sql(results))) -}}
+{%- endmacro %}
+
+
+{% macro rr_on_run_end_sql(results) -%}
     {#- Appends every node result of this invocation, its 'end' row (with the raw load id seen
         now), and the certification verdicts of the dates it checked. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -376,10 +436,10 @@
             cast({{ 'null' if res.failures is none else (res.failures | int) }} as bigint) as failures,
             cast({{ rr_sql_text(message) }} as varchar(2000)) as message,
             {{ rr_sql_timestamp(started) }} as started_at, {{ rr_sql_timestamp(completed) }} as completed_at,
-            cast({{ res.execution_time | float }} as double precision) as execution_seconds,
+            cast({{ res.execution_time | float }} as {{ rr_type_double() }}) as execution_seconds,
             {{ rr_sql_date(target_date) }} as target_date, {{ rr_sql_date(w.start) }} as window_start,
             {{ rr_sql_date(w.end) }} as window_end,
-            cast({{ rr_sql_text(rr_sample_rows(res)) }} as text) as sample_rows
+            {{ rr_text(rr_sql_text(rr_sample_rows(res))) }} as sample_rows
         {%- endset -%}
         {%- do rows.append(row) -%}
     {%- endfor -%}
@@ -390,10 +450,10 @@
         failures, message, started_at, completed_at, execution_seconds, target_date,
         window_start, window_end, sample_rows
     )
-    {{ rows | join('\n    union all\n') }};
+    {{ rows | join('\n    union all\n') }}{{ rr_end() }}
     {%- endif %}
     {{ rr_invocation_row('end', catalog.id) }}
-    {%- if ns.checked and rr_raw_bookkeeping_exists() %};
+    {%- if ns.checked and rr_raw_bookkeeping_exists() %}{{ rr_end() }}
     {{ rr_record_verdicts(catalog.id, w) }}
     {%- endif %}
 {%- endmacro %}

@@ -23,8 +23,8 @@ final as (
     select
         date_day,
         {{ rr_week_start('date_day') }} as week_start_date,
-        cast(extract(isodow from date_day) as integer) as iso_day_of_week,
-        cast(extract(isodow from date_day) as integer) in (6, 7) as is_weekend,
+        {{ rr_iso_day_of_week("date_day") }} as iso_day_of_week,
+        {{ rr_iso_day_of_week("date_day") }} in (6, 7) as is_weekend,
         cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date
     from calendar
 

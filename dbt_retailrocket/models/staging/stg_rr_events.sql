@@ -14,7 +14,7 @@ with
 raw_rr_events as (
 
     select * from {{ source('retailrocket_raw', 'raw_rr_events') }}
-    where {{ rr_epoch_ms_filter('"timestamp"', is_incremental()) }}
+    where {{ rr_epoch_ms_filter(adapter.quote('timestamp'), is_incremental()) }}
 
 ),
 
@@ -23,7 +23,7 @@ distinct_raw_events as (
     -- exact duplicates (all five raw fields equal) collapse into one event; how many raw
     -- rows each event stood for is kept, so the removed duplicates can be counted and reported
     select
-        "timestamp" as event_ts_ms,
+        {{ adapter.quote('timestamp') }} as event_ts_ms,
         visitorid as visitor_id,
         event as raw_event,
         itemid as item_id,

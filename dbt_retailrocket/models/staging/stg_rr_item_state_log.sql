@@ -17,7 +17,7 @@ raw_rr_item_properties as (
     -- reaches past the end of the run's date (point in time)
     select * from {{ source('retailrocket_raw', 'raw_rr_item_properties') }}
     where property in ('categoryid', 'available')
-        and {{ rr_epoch_ms_filter('"timestamp"', is_incremental()) }}
+        and {{ rr_epoch_ms_filter(adapter.quote('timestamp'), is_incremental()) }}
 
 ),
 
@@ -27,8 +27,8 @@ final as (
         itemid as item_id,
         property as property_name,
         value as raw_value,
-        "timestamp" as known_at_ms,
-        {{ rr_epoch_ms_to_kst_date('"timestamp"') }} as known_date,
+        {{ adapter.quote('timestamp') }} as known_at_ms,
+        {{ rr_epoch_ms_to_kst_date(adapter.quote('timestamp')) }} as known_date,
         case
             when property = 'categoryid' then {{ rr_safe_bigint('value') }}
         end as category_id,

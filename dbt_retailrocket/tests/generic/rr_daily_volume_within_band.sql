@@ -53,7 +53,7 @@ select
     row_count,
     trailing_median,
     history_days,
-    cast(row_count as double precision) / trailing_median as ratio_to_median
+    cast(row_count as {{ rr_type_double() }}) / trailing_median as ratio_to_median
 from dates_with_trailing_median
 where history_days >= {{ min_history_days }}
     and (

@@ -13,16 +13,16 @@ raw_per_date as (
         count(distinct_key) as raw_distinct_rows
     from (
         select
-            {{ rr_epoch_ms_to_kst_date('"timestamp"') }} as event_date,
+            {{ rr_epoch_ms_to_kst_date(adapter.quote('timestamp')) }} as event_date,
             case
                 when row_number() over (
-                        partition by "timestamp", visitorid, event, itemid, transactionid
-                        order by "timestamp"
+                        partition by {{ adapter.quote('timestamp') }}, visitorid, event, itemid, transactionid
+                        order by {{ adapter.quote('timestamp') }}
                     ) = 1
                 then 1
             end as distinct_key
         from {{ source('retailrocket_raw', 'raw_rr_events') }}
-        where {{ rr_epoch_ms_filter('"timestamp"', true) }}
+        where {{ rr_epoch_ms_filter(adapter.quote('timestamp'), true) }}
     ) as raw_events
     group by 1
 
