@@ -47,8 +47,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	@echo "installing retailrocket-kpi with extras airflow,dev,analyst into $(VENV) ..."
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[airflow,dev,analyst]'
+	@echo "installing retailrocket-kpi with extras airflow,dev,analyst,spark into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[airflow,dev,analyst,spark]'
 	@touch $@
 
 .PHONY: setup
@@ -108,6 +108,19 @@ generate: setup ## generate a RetailRocket-format data set into RR_DATA_DIR (SCA
 .PHONY: load
 load: setup ## load the raw CSV files of RR_DATA_DIR into the warehouse (RR_TARGET)
 	$(PY) -m seeds_loader load
+
+# ---------------------------------------------------------------------------------------------
+# Spark (RR_TARGET=spark; docs/spark.md)
+# ---------------------------------------------------------------------------------------------
+.PHONY: spark-up spark-down spark-status
+spark-up: setup ## start a local Spark Thrift Server (RR_SPARK_HOST:RR_SPARK_PORT, warehouse and metastore under RR_SPARK_DIR)
+	$(PY) -m seeds_loader spark up
+
+spark-down: setup ## stop the local Spark Thrift Server that make spark-up started
+	$(PY) -m seeds_loader spark down
+
+spark-status: setup ## is the local Spark Thrift Server running?
+	$(PY) -m seeds_loader spark status
 
 # ---------------------------------------------------------------------------------------------
 # dbt

@@ -316,7 +316,8 @@ def _layer_counts(wh: Warehouse, d: dt.date) -> list[tuple[str, int]]:
         (
             "raw.raw_rr_events",
             wh.scalar(
-                'select count(*) from raw.raw_rr_events where "timestamp" >= %s and "timestamp" < %s',
+                f"select count(*) from raw.raw_rr_events where {wh.quote('timestamp')} >= %s "
+                f"and {wh.quote('timestamp')} < %s",
                 (start_ms, end_ms),
             ),
         ),

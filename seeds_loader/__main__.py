@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     ld.add_argument(
         "--data-dir", type=Path, default=None, help="folder with the files (default: RR_DATA_DIR)"
     )
-    ld.add_argument("--target", choices=["duckdb", "postgres"], default=None, help="default: RR_TARGET")
+    ld.add_argument("--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET")
     ld.add_argument(
         "--only-changed",
         action="store_true",
@@ -43,12 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     ld.add_argument("--quiet", action="store_true", help="no progress bars")
 
     st = sub.add_parser("status", help="the raw event date range in the warehouse")
-    st.add_argument("--target", choices=["duckdb", "postgres"], default=None, help="default: RR_TARGET")
+    st.add_argument("--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET")
     st.add_argument(
         "--last-complete-day",
         action="store_true",
         help="print only the last complete Asia/Seoul day (YYYY-MM-DD), for scripts",
     )
+    sp = sub.add_parser("spark", help="the local Spark Thrift Server (make spark-up / spark-down)")
+    sp.add_argument("action", choices=["up", "down", "status"])
     return p
 
 
@@ -68,6 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         from seeds_loader.load_cli import main as load_main
 
         return load_main(args, settings)
+    if args.command == "spark":
+        from seeds_loader import spark_server
+
+        try:
+            if args.action == "up":
+                spark_server.up(settings)
+            elif args.action == "down":
+                spark_server.down(settings)
+            else:
+                print(spark_server.status(settings))
+        except spark_server.SparkServerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "status":
         from seeds_loader.status import raw_status
         from seeds_loader.warehouse import WarehouseError

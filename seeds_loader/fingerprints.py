@@ -99,14 +99,16 @@ def compact_dates(days: Iterable[dt.date]) -> str:
 
 
 def ensure_tables(wh: Warehouse) -> None:
-    wh.execute(f"create table if not exists {qualified(LOADS_TABLE)} ({LOADS_DDL})")
-    wh.execute(f"create table if not exists {qualified(FINGERPRINTS_TABLE)} ({FINGERPRINTS_DDL})")
+    wh.execute(f"create table if not exists {qualified(LOADS_TABLE)} ({wh.ddl(LOADS_DDL)})")
+    wh.execute(f"create table if not exists {qualified(FINGERPRINTS_TABLE)} ({wh.ddl(FINGERPRINTS_DDL)})")
 
 
 def _row_hash(wh: Warehouse, columns: tuple[str, ...]) -> str:
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    quoted = ", ".join(wh.quote(c) for c in columns)
     if wh.target == "duckdb":
         return f"hash({quoted})"
+    if wh.target == "spark":  # summed as decimal: a bigint sum would wrap around
+        return f"cast(xxhash64({quoted}) as decimal(38, 0))"
     return f"hashtextextended(row({quoted})::text, 0)"
 
 
@@ -114,13 +116,13 @@ def measure(wh: Warehouse, table_name: str) -> dict[dt.date | None, tuple[int, s
     """{date: (rows, checksum)} of a raw table as it is now (one entry, key None, if undated)."""
     table = TABLES[table_name]
     row_hash = _row_hash(wh, table.columns)
-    text = "varchar" if wh.target == "duckdb" else "text"
+    text = {"duckdb": "varchar", "spark": "string"}.get(wh.target, "text")
     if not table.dated:
         rows = wh.query(
             f"select count(*), cast(coalesce(sum({row_hash}), 0) as {text}) from {qualified(table_name)}"
         )
         return {None: (int(rows[0][0]), str(rows[0][1]))}
-    day = f'cast(floor(("timestamp" + {rules.kst_offset_ms()}) / {float(rules.DAY_MS)}) as bigint)'
+    day = f"cast(floor(({wh.quote('timestamp')} + {rules.kst_offset_ms()}) / {float(rules.DAY_MS)}) as bigint)"
     rows = wh.query(
         f"select {day} as day_number, count(*), cast(sum({row_hash}) as {text}) "
         f"from {qualified(table_name)} group by 1"
@@ -149,11 +151,13 @@ def record(wh: Warehouse, load_id: int, table_names: Iterable[str]) -> DateChang
         source = SOURCES[name]
         now = measure(wh, name)
         before = previous(wh, source)
-        for fp_date, (count, fingerprint) in sorted(now.items(), key=lambda kv: (kv[0] is not None, kv[0])):
+        # one statement for all dates (on Spark each statement is a job: one per date took minutes)
+        ordered = sorted(now.items(), key=lambda kv: (kv[0] is not None, kv[0]))
+        if ordered:
             wh.execute(
                 f"insert into {qualified(FINGERPRINTS_TABLE)} (load_id, source, fp_date, row_count, fingerprint) "
-                "values (%s, %s, %s, %s, %s)",
-                (load_id, source, fp_date, count, fingerprint),
+                "values " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(ordered)),
+                [v for fp_date, (count, fp) in ordered for v in (load_id, source, fp_date, count, fp)],
             )
         if TABLES[name].dated:
             old = before or {}

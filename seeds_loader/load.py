@@ -49,6 +49,7 @@ from seeds_loader.fingerprints import DateChanges
 from seeds_loader.format_check import FileCheck, check_file
 from seeds_loader.load_duckdb import load_duckdb
 from seeds_loader.load_postgres import load_postgres
+from seeds_loader.load_spark import drop_new, load_spark, swap_in
 from seeds_loader.progress import Progress
 from seeds_loader.raw_files import (
     FILE_NAMES,
@@ -142,14 +143,14 @@ def _ensure_tables(wh: Warehouse) -> None:
     """Schema and tables (inside the load's transaction: a failed first load leaves nothing)."""
     wh.execute(f"create schema if not exists {SCHEMA}")
     for table in TABLES.values():
-        wh.execute(f"create table if not exists {qualified(table.name)} ({table.ddl_columns})")
+        wh.execute(f"create table if not exists {qualified(table.name)} ({wh.ddl(table.ddl_columns)})")
         found = wh.columns(SCHEMA, table.name)
         if found != list(table.columns):
             raise WarehouseError(
                 f"{qualified(table.name)} has columns {found}, expected {list(table.columns)}; "
                 f"drop it (drop table {qualified(table.name)}) and load again"
             )
-    wh.execute(f"create table if not exists {qualified(LOG_TABLE)} ({LOG_DDL})")
+    wh.execute(f"create table if not exists {qualified(LOG_TABLE)} ({wh.ddl(LOG_DDL)})")
     present = set(wh.columns(SCHEMA, LOG_TABLE))
     for column, kind in _LOG_ADDED_COLUMNS:
         if column not in present:
@@ -196,7 +197,7 @@ def _tables_to_reload(
 
 
 WarehouseLoader = Callable[[Warehouse, RawTable, dict[str, FileCheck], Progress, bool], dict[str, float]]
-LOADERS: dict[str, WarehouseLoader] = {"duckdb": load_duckdb, "postgres": load_postgres}
+LOADERS: dict[str, WarehouseLoader] = {"duckdb": load_duckdb, "postgres": load_postgres, "spark": load_spark}
 
 
 def _replace_tables(
@@ -221,8 +222,15 @@ def _replace_tables(
         tables = _tables_to_reload(wh, checks, only_changed, missing)
         if not tables:
             return [], {}, None, None
-        for name in tables:
-            seconds.update(LOADERS[wh.target](wh, TABLES[name], checks, bars, show))
+        try:
+            for name in tables:
+                seconds.update(LOADERS[wh.target](wh, TABLES[name], checks, bars, show))
+        except BaseException:
+            if wh.target == "spark":  # no transaction to roll back: drop what was written
+                drop_new(wh, tables)
+            raise
+        if wh.target == "spark":  # every table written: swap them in, then record the load
+            swap_in(wh, tables)
         load_id = fingerprints.next_load_id(wh)
         changes = fingerprints.record(wh, load_id, tables)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)

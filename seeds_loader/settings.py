@@ -85,6 +85,17 @@ DEFAULTS: dict[str, str] = {
 }
 
 
+# the local Spark logs errors only (its INFO and WARN lines would bury dbt's output)
+_SPARK_LOG4J = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
 class SettingsError(ValueError):
     """A warehouse setting is missing or malformed."""
 
@@ -161,11 +172,12 @@ class Settings:
         folder = self.spark_conf_dir
         text = "".join(f"{k} {v}\n" for k, v in self.spark_conf().items())
         path = folder / "spark-defaults.conf"
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+        for target, content in ((path, text), (folder / "log4j2.properties", _SPARK_LOG4J)):
+            if not target.is_file() or target.read_text(encoding="utf-8") != content:
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_suffix(".tmp")
+                tmp.write_text(content, encoding="utf-8")
+                tmp.replace(target)
         return folder
 
     def spark_conf(self) -> dict[str, str]:
@@ -217,7 +229,10 @@ class Settings:
         return f"postgres://{self.pg_user}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment for a dbt (or Cosmos) subprocess: absolute paths, every RR_* value set."""
+        """Environment for a dbt (or Cosmos) subprocess: absolute paths, every RR_* value set
+        (on Spark, the local Spark's spark-defaults.conf is written first: SPARK_CONF_DIR)."""
+        if self.target == "spark":
+            self.write_spark_conf()
         return {
             "RR_TARGET": self.target,
             "RR_DUCKDB_PATH": str(self.duckdb_path),

@@ -99,7 +99,7 @@ def read_raw_status(wh: Warehouse) -> RawStatus | None:
     if not wh.table_exists("raw", "raw_rr_events"):
         return None
     count, first_ms, last_ms = wh.query(
-        'select count(*), min("timestamp"), max("timestamp") from raw.raw_rr_events'
+        f"select count(*), min({wh.quote('timestamp')}), max({wh.quote('timestamp')}) from raw.raw_rr_events"
     )[0]
     if not count:
         return None

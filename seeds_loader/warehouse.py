@@ -1,4 +1,4 @@
-"""Connections to the configured warehouse (DuckDB file or PostgreSQL database).
+"""Connections to the configured warehouse (DuckDB file, PostgreSQL database or Spark).
 
 A thin, shared layer so that the loader, the exports and the tests talk to either warehouse
 the same way: ``%s`` placeholders everywhere (translated to ``?`` for DuckDB), explicit
@@ -10,7 +10,9 @@ transaction, and readers that must see one delivery from start to end (the expor
 shared (:meth:`Warehouse.snapshot`). dbt runs are checked optimistically instead (the raw load id
 at the start and the end of each invocation, see the certification macros): a run under which the
 raw data changed fails and counts for nothing. On DuckDB the file itself admits one writing
-process: :func:`connect` waits for it ("warehouse busy") instead of failing.
+process: :func:`connect` waits for it ("warehouse busy") instead of failing. Spark has neither
+transactions nor locks (:mod:`seeds_loader.spark`): a transaction there is a plain sequence of
+statements, and a raw load replaces each table by a rename (see load_spark).
 """
 
 from __future__ import annotations
@@ -78,8 +80,25 @@ class Warehouse:
     def _sql(self, statement: str) -> str:
         return _PLACEHOLDER.sub("?", statement) if self.target == "duckdb" else statement
 
+    def quote(self, name: str) -> str:
+        """An identifier quoted the warehouse's way (``"x"``; Spark: `` `x` ``)."""
+        return f"`{name}`" if self.target == "spark" else f'"{name}"'
+
+    def ddl(self, columns: str) -> str:
+        """Column definitions written for DuckDB/PostgreSQL (``"x"``, ``text``, ``double
+        precision``), translated for Spark (`` `x` ``, ``string``, ``double``)."""
+        if self.target != "spark":
+            return columns
+        columns = re.sub(r'"([A-Za-z_][A-Za-z0-9_]*)"', r"`\1`", columns)
+        columns = re.sub(r"\btext\b", "string", columns)
+        return re.sub(r"\bdouble precision\b", "double", columns)
+
     def execute(self, statement: str, params: Sequence[Any] | None = None) -> None:
-        if self.target == "duckdb":
+        if self.target == "spark":
+            from seeds_loader.spark import inline
+
+            self.conn.execute(inline(statement, params))
+        elif self.target == "duckdb":
             self.conn.execute(self._sql(statement), params or [])
         else:
             self.conn.execute(statement, params)
@@ -90,7 +109,11 @@ class Warehouse:
     def query_with_columns(
         self, statement: str, params: Sequence[Any] | None = None
     ) -> tuple[list[str], list[tuple]]:
-        if self.target == "duckdb":
+        if self.target == "spark":
+            from seeds_loader.spark import inline
+
+            cur = self.conn.execute(inline(statement, params))
+        elif self.target == "duckdb":
             cur = self.conn.execute(self._sql(statement), params or [])
         else:
             cur = self.conn.execute(statement, params)
@@ -103,6 +126,10 @@ class Warehouse:
 
     # -- catalogue ----------------------------------------------------------------------------
     def table_exists(self, schema: str, table: str) -> bool:
+        if self.target == "spark":
+            if not self.query("show databases like %s", (schema,)):
+                return False
+            return bool(self.query(f"show tables in {schema} like %s", (table,)))
         return bool(
             self.scalar(
                 "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
@@ -111,6 +138,8 @@ class Warehouse:
         )
 
     def columns(self, schema: str, table: str) -> list[str]:
+        if self.target == "spark":
+            return self.query_with_columns(f"select * from {schema}.{table} limit 0")[0]
         rows = self.query(
             "select column_name from information_schema.columns "
             "where table_schema = %s and table_name = %s order by ordinal_position",
@@ -124,7 +153,7 @@ class Warehouse:
         """A read-only view of one moment: no raw load commits while it is open (PostgreSQL:
         REPEATABLE READ plus the shared raw-data lock; DuckDB: one transaction of the one
         process that holds the file)."""
-        if self.target == "duckdb":
+        if self.target in ("duckdb", "spark"):
             with self.transaction():
                 yield self
             return
@@ -135,8 +164,9 @@ class Warehouse:
 
     def lock_raw_data(self, say: Callable[[str], None] = _say) -> None:
         """Inside a transaction: hold the raw data exclusively until it ends (PostgreSQL; on
-        DuckDB holding the file is already exclusive). Says once that it waits, then waits."""
-        if self.target == "duckdb":
+        DuckDB holding the file is already exclusive; Spark has no locks). Says once that it
+        waits, then waits."""
+        if self.target in ("duckdb", "spark"):
             return
         if self.scalar("select pg_try_advisory_xact_lock(%s)", (RAW_DATA_LOCK,)):
             return
@@ -156,8 +186,11 @@ class Warehouse:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Warehouse]:
-        """All or nothing: commit on success, roll back on any exception."""
-        if self.target == "duckdb":
+        """All or nothing: commit on success, roll back on any exception (Spark: no
+        transactions, the statements simply run)."""
+        if self.target == "spark":
+            yield self
+        elif self.target == "duckdb":
             self.conn.execute("begin transaction")
             try:
                 yield self
@@ -205,7 +238,14 @@ def _open_duckdb(duckdb: Any, path: str, wait_seconds: float, say: Callable[[str
 def connect(settings: Settings | None = None, *, create: bool = True) -> Iterator[Warehouse]:
     """Open the configured warehouse; DuckDB files and the PostgreSQL database are created on demand."""
     settings = settings or load_settings()
-    if settings.target == "duckdb":
+    if settings.target == "spark":
+        from seeds_loader import spark
+
+        try:
+            conn = spark.connect(settings)
+        except spark.SparkError as exc:
+            raise WarehouseError(str(exc)) from exc
+    elif settings.target == "duckdb":
         import duckdb
 
         path = settings.duckdb_path

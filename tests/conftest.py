@@ -60,8 +60,52 @@ def _pg_databases() -> Iterator[list[str]]:
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+# the databases (schemas) the project writes on Spark; a new Spark warehouse starts without them
+SPARK_DATABASES = ("raw", "staging", "mart", "kpi_build", "kpi", "qa")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def new_warehouse(tmp_path_factory, _pg_databases) -> Callable[..., Settings]:
+def _spark_server(tmp_path_factory) -> Iterator[Callable[[], Settings]]:
+    """A local Spark Thrift Server for the session's Spark tests (make spark-up's code), started
+    on first use on a free port with its own warehouse folder and metastore. No Java, no
+    pyspark or no start: the tests fail (they are never skipped)."""
+    started: list[Settings] = []
+
+    def get() -> Settings:
+        if not started:
+            from seeds_loader import spark_server
+
+            folder = tmp_path_factory.mktemp("spark")
+            settings = replace(
+                load_settings(use_dotenv=False),
+                target="spark",
+                spark_method="thrift",
+                spark_host="127.0.0.1",
+                spark_port=_free_port(),
+                spark_dir=folder,
+                spark_driver_memory="2g",
+            )
+            spark_server.up(settings, say=lambda _m: None)
+            started.append(settings)
+        return started[0]
+
+    yield get
+    if started:
+        from seeds_loader import spark_server
+
+        spark_server.down(started[0], say=lambda _m: None)
+
+
+@pytest.fixture(scope="session")
+def new_warehouse(tmp_path_factory, _pg_databases, _spark_server) -> Callable[..., Settings]:
     """Session-wide factory of empty warehouses, for module- or session-scoped fixtures."""
 
     def factory(target: str, *, data_dir: Path | None = None) -> Settings:
@@ -79,6 +123,14 @@ def new_warehouse(tmp_path_factory, _pg_databases) -> Callable[..., Settings]:
             name = f"rr_test_{uuid.uuid4().hex[:12]}"
             _pg_databases.append(name)
             return replace(base, target="postgres", pg_database=name, data_dir=data_dir)
+        if target == "spark":  # one server for the session: each new warehouse empties it first
+            from seeds_loader.warehouse import connect
+
+            settings = replace(_spark_server(), data_dir=data_dir)
+            with connect(settings) as wh:
+                for database in SPARK_DATABASES:
+                    wh.execute(f"drop database if exists {database} cascade")
+            return settings
         raise ValueError(target)
 
     return factory

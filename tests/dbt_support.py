@@ -75,6 +75,13 @@ def run_dbt(
 
 def tables(settings: Settings, schemas: tuple[str, ...] = BUILT_SCHEMAS) -> list[str]:
     with connect(settings, create=False) as wh:
+        if settings.target == "spark":  # no information_schema: SHOW TABLES (views included)
+            found = []
+            for schema in schemas:
+                if wh.query("show databases like %s", (schema,)):
+                    rows = wh.query(f"show tables in {schema}")
+                    found += [f"{schema}.{name}" for _, name, temporary in rows if not temporary]
+            return sorted(found)
         placeholders = ", ".join(["%s"] * len(schemas))
         rows = wh.query(
             "select table_schema || '.' || table_name from information_schema.tables "

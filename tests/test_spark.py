@@ -1,0 +1,216 @@
+"""Spark is a third warehouse with no change to what any model means.
+
+Differential tests against DuckDB on the same files, with a local Spark Thrift Server (the code of
+``make spark-up``, started once for the session by tests/conftest.py): every staging, mart and kpi
+table equal row for row after a full build and after day-by-day builds, the reports byte for
+byte, the five gates failing on their corruptions, and a bad raw file refused with nothing lost.
+Java and pyspark are part of the setup: without them these tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from pathlib import Path
+
+import pytest
+
+from exports.report import export_reports, stable_summary_lines
+from seeds_loader.load import load
+from seeds_loader.raw_files import LoadError
+from seeds_loader.warehouse import connect
+from tests.dbt_support import BUILT_SCHEMAS, query, run_dbt, snapshot
+from tests.golden_data import kst_ms, write_golden_files
+from tests.test_gates import RAW_CORRUPTIONS, assert_gate_failed, corrupted_copy, exists
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+D = dt.date(2015, 9, 15)  # the golden data's last date
+SCHEMAS = (*BUILT_SCHEMAS, "kpi")
+RAW_DATA_TABLES = ("raw.raw_rr_events", "raw.raw_rr_category_tree", "raw.raw_rr_item_properties")
+
+
+def _value(v):
+    """One comparable value: a float to 12 significant digits (the two engines may sum in another
+    order), a decimal as its exact text."""
+    if isinstance(v, float):
+        return float(f"{v:.12g}") if math.isfinite(v) else v
+    if isinstance(v, decimal.Decimal):
+        return str(v.normalize())
+    return v
+
+
+def canonical(tables: dict[str, tuple[list[str], list[tuple]]]) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Each table with its columns in name order and its rows sorted (Spark puts a partition column
+    last, and sorts nulls first): what must be equal, and nothing else."""
+    out = {}
+    for table, (columns, rows) in tables.items():
+        order = sorted(range(len(columns)), key=lambda i: columns[i])
+        values = [tuple(_value(row[i]) for i in order) for row in rows]
+        values.sort(key=lambda r: tuple((v is None, str(type(v)), v if v is not None else 0) for v in r))
+        out[table] = ([columns[i] for i in order], values)
+    return out
+
+
+def assert_same(duck, spark, label: str, schemas=SCHEMAS) -> None:
+    left, right = canonical(snapshot(duck, schemas)), canonical(snapshot(spark, schemas))
+    assert sorted(left) == sorted(right), f"{label}: table sets differ"
+    for table in sorted(left):
+        assert left[table][0] == right[table][0], f"{label}: {table} columns differ"
+        lrows, rrows = left[table][1], right[table][1]
+        if lrows != rrows:
+            only_duck = [r for r in lrows if r not in set(rrows)][:3]
+            only_spark = [r for r in rrows if r not in set(lrows)][:3]
+            raise AssertionError(
+                f"{label}: {table} differs ({len(lrows)} rows on DuckDB, {len(rrows)} on Spark); "
+                f"DuckDB only: {only_duck}; Spark only: {only_spark}"
+            )
+        assert lrows, f"{label}: {table} is empty: the comparison would prove nothing"
+
+
+def certification(settings) -> list[tuple]:
+    return query(settings, "select kpi_date, is_certified from qa.rr_date_certification order by 1")
+
+
+@pytest.fixture(scope="module")
+def generated_dir(tmp_path_factory) -> Path:
+    from seeds_loader.generate import generate
+
+    out = tmp_path_factory.mktemp("generated") / "raw"
+    generate(out, scale=0.01, seed=11, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def golden_dir(tmp_path_factory) -> Path:
+    return write_golden_files(tmp_path_factory.mktemp("golden") / "raw")
+
+
+def test_a_full_build_on_spark_equals_duckdb_row_for_row(generated_dir, new_warehouse, tmp_path):
+    duck, spark = new_warehouse("duckdb", data_dir=generated_dir), new_warehouse("spark", data_dir=generated_dir)
+    for settings in (duck, spark):
+        report = load(settings, progress=False)
+        assert report.load_id == 1 and not report.skipped
+        run_dbt(settings, "build", target_path=tmp_path / settings.target)
+    # the raw load read the same rows with Spark's own CSV reader
+    for table in RAW_DATA_TABLES:
+        schema, name = table.split(".")
+        left = canonical(snapshot(duck, (schema,)))[table]
+        right = canonical(snapshot(spark, (schema,)))[table]
+        assert left == right, table
+    assert_same(duck, spark, "full build")
+    dates = certification(spark)
+    assert dates == certification(duck) and len(dates) > 100 and all(ok for _, ok in dates)
+    # a second load of unchanged files reloads nothing on Spark either
+    assert load(spark, only_changed=True, progress=False).load_id is None
+
+
+@pytest.fixture(scope="module")
+def golden_builds(golden_dir, new_warehouse, tmp_path_factory):
+    """DuckDB: one full build of the golden data. Spark: a first build to 2015-09-13, then the daily
+    runs of 2015-09-14 and 2015-09-15 (incremental: partition replacement, key replacement)."""
+    duck = new_warehouse("duckdb", data_dir=golden_dir)
+    load(duck, progress=False)
+    run_dbt(duck, "build", target_path=tmp_path_factory.mktemp("duck"))
+    spark = new_warehouse("spark", data_dir=golden_dir)
+    load(spark, progress=False)
+    target = tmp_path_factory.mktemp("spark")
+    for day in ("2015-09-13", "2015-09-14", "2015-09-15"):
+        run_dbt(spark, "build", vars={"target_date": day}, target_path=target)
+    return duck, spark, target
+
+
+def test_day_by_day_builds_on_spark_equal_a_full_build_on_duckdb(golden_builds):
+    duck, spark, _ = golden_builds
+    assert_same(duck, spark, "day by day")
+    assert [d for d, ok in certification(spark) if ok] == [d for d, ok in certification(duck) if ok]
+    assert D in [d for d, ok in certification(spark) if ok]
+
+
+def test_the_reports_are_byte_identical(golden_builds, tmp_path):
+    duck, spark, _ = golden_builds
+    export_reports(duck, D, tmp_path / "duck")
+    export_reports(spark, D, tmp_path / "spark")
+    for name in ("rr_funnel_daily", "rr_cohort_weekly", "rr_crm_targets"):
+        left = (tmp_path / "duck" / f"{name}_{D}.csv").read_bytes()
+        assert left == (tmp_path / "spark" / f"{name}_{D}.csv").read_bytes(), name
+        assert left.count(b"\n") > 1, name
+    summaries = [(tmp_path / x / f"rr_pipeline_summary_{D}.txt").read_text() for x in ("duck", "spark")]
+    assert stable_summary_lines(summaries[0], "warehouse") == stable_summary_lines(summaries[1], "warehouse")
+
+
+def _overwrite(wh, table: str, column: str, value_sql: str, where: str) -> None:
+    """UPDATE on Spark, which Parquet tables lack: rewrite the table from a saved copy."""
+    columns = wh.columns(*table.split("."))
+    select = ", ".join(
+        f"case when {where} then {value_sql} else {wh.quote(c)} end as {wh.quote(c)}" if c == column else wh.quote(c)
+        for c in columns
+    )
+    wh.execute("set spark.sql.sources.partitionOverwriteMode = STATIC")
+    wh.execute(f"insert overwrite table {table} select {select} from qa.saved_copy")
+
+
+def test_gate_kpi_range_catches_a_rate_above_one_on_spark(golden_builds):
+    _, spark, target = golden_builds
+    table = "kpi_build.mart_rr_funnel_daily"
+    with connect(spark) as wh:
+        wh.execute("drop table if exists qa.saved_copy")
+        wh.execute(f"create table qa.saved_copy using parquet as select * from {table}")
+        _overwrite(wh, table, "cvr_view_to_cart", "1.25", f"kpi_date = date'{D}'")
+    try:
+        run = run_dbt(
+            spark, "build", "--select", "tag:gate_kpi_range", vars={"target_date": D.isoformat()},
+            target_path=target, check=False,
+        )
+        assert_gate_failed(spark, run, "gate_kpi_range", "cvr_view_to_cart")
+    finally:
+        with connect(spark) as wh:
+            columns = ", ".join(wh.quote(c) for c in wh.columns(*table.split(".")))
+            wh.execute(f"insert overwrite table {table} select {columns} from qa.saved_copy")
+            wh.execute("drop table qa.saved_copy")
+    run_dbt(spark, "build", "--select", "tag:gate_kpi_range", vars={"target_date": D.isoformat()}, target_path=target)
+
+
+@pytest.mark.parametrize(
+    "case", ["unknown event type", "transaction id of two visitors", "a missing day"], ids=lambda c: c.replace(" ", "_")
+)
+def test_a_raw_corruption_fails_its_gate_on_spark(case, golden_dir, new_warehouse, tmp_path):
+    c = RAW_CORRUPTIONS[case]
+    spark = new_warehouse("spark", data_dir=corrupted_copy(golden_dir, tmp_path / "raw", c.file, c.edit))
+    load(spark, progress=False)
+    run = run_dbt(spark, "build", vars=c.vars, target_path=tmp_path / "target", check=False)
+    assert_gate_failed(spark, run, c.gate, c.test)
+    assert not exists(spark, *c.blocked.split("."))
+
+
+def test_gate_nulls_catches_a_null_key_on_spark(golden_dir, new_warehouse, tmp_path):
+    spark = new_warehouse("spark", data_dir=golden_dir)
+    load(spark, progress=False)
+    with connect(spark) as wh:  # rows written by some other path than the loader
+        wh.execute("insert into raw.raw_rr_events values (%s, 4, 'view', null, null)", (kst_ms("2015-09-15", "11:10:00"),))
+    run = run_dbt(spark, "build", target_path=tmp_path / "target", check=False)
+    assert_gate_failed(spark, run, "gate_nulls", "rr_columns_not_null_stg_rr_events")
+
+
+def test_a_bad_raw_file_is_refused_naming_file_and_line_and_nothing_is_lost(golden_dir, new_warehouse, tmp_path):
+    spark = new_warehouse("spark", data_dir=golden_dir)
+    first = load(spark, progress=False)
+    before = {t: query(spark, f"select count(*) from {t}")[0][0] for t in RAW_DATA_TABLES}
+    loads_before = query(spark, "select count(*) from raw.raw_rr_load_log")[0][0]
+
+    def bad_integer(lines):
+        return [*lines[:3], lines[3].replace(",4,", ",4x,", 1), *lines[4:]]
+
+    bad = corrupted_copy(golden_dir, tmp_path / "bad", "events.csv", bad_integer)
+    lines = (bad / "events.csv").read_text().splitlines()
+    assert ",4x," in lines[3], "the corruption must hit line 4"
+    with pytest.raises(LoadError) as caught:
+        load(spark, bad, progress=False)
+    assert (caught.value.file, caught.value.line) == ("events.csv", 4), str(caught.value)
+    assert "visitorid" in str(caught.value)
+    after = {t: query(spark, f"select count(*) from {t}")[0][0] for t in RAW_DATA_TABLES}
+    assert after == before and first.load_id == 1
+    assert query(spark, "select count(*) from raw.raw_rr_load_log")[0][0] == loads_before
+    with connect(spark) as wh:
+        assert not wh.table_exists("raw", "raw_rr_events__rr_new")
