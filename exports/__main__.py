@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exports", description=__doc__)
     parser.add_argument("--target-date", required=True, type=_target_date, help="Asia/Seoul date D")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: logs/reports)")
-    parser.add_argument("--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET")
+    parser.add_argument(
+        "--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET"
+    )
     parser.add_argument("--airflow-run-id", default=None, help="recorded in the summary")
     parser.add_argument(
         "--show-recent",

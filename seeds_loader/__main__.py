@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     ld.add_argument(
         "--data-dir", type=Path, default=None, help="folder with the files (default: RR_DATA_DIR)"
     )
-    ld.add_argument("--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET")
+    ld.add_argument(
+        "--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET"
+    )
     ld.add_argument(
         "--only-changed",
         action="store_true",
@@ -43,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     ld.add_argument("--quiet", action="store_true", help="no progress bars")
 
     st = sub.add_parser("status", help="the raw event date range in the warehouse")
-    st.add_argument("--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET")
+    st.add_argument(
+        "--target", choices=["duckdb", "postgres", "spark"], default=None, help="default: RR_TARGET"
+    )
     st.add_argument(
         "--last-complete-day",
         action="store_true",

@@ -122,7 +122,9 @@ def measure(wh: Warehouse, table_name: str) -> dict[dt.date | None, tuple[int, s
             f"select count(*), cast(coalesce(sum({row_hash}), 0) as {text}) from {qualified(table_name)}"
         )
         return {None: (int(rows[0][0]), str(rows[0][1]))}
-    day = f"cast(floor(({wh.quote('timestamp')} + {rules.kst_offset_ms()}) / {float(rules.DAY_MS)}) as bigint)"
+    day = (
+        f"cast(floor(({wh.quote('timestamp')} + {rules.kst_offset_ms()}) / {float(rules.DAY_MS)}) as bigint)"
+    )
     rows = wh.query(
         f"select {day} as day_number, count(*), cast(sum({row_hash}) as {text}) "
         f"from {qualified(table_name)} group by 1"

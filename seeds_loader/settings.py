@@ -307,7 +307,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
         ) from None
     spark_method = get("RR_SPARK_METHOD").strip().lower() or "session"
     if spark_method not in SPARK_METHODS:
-        raise SettingsError(f"RR_SPARK_METHOD must be one of {', '.join(SPARK_METHODS)}; got {spark_method!r}")
+        raise SettingsError(
+            f"RR_SPARK_METHOD must be one of {', '.join(SPARK_METHODS)}; got {spark_method!r}"
+        )
     spark_port = get("RR_SPARK_PORT").strip()
     if not (spark_port.isdigit() and 0 < int(spark_port) < 65536):
         raise SettingsError(f"RR_SPARK_PORT must be a port number; got {spark_port!r}")

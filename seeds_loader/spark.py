@@ -127,7 +127,10 @@ class ThriftConnection:
         columns = [d[0] for d in self._cursor.description]
         converters = [_CONVERTERS.get(d[1]) for d in self._cursor.description]
         rows = [
-            tuple(f(v) if f is not None and isinstance(v, str) else v for v, f in zip(row, converters, strict=True))
+            tuple(
+                f(v) if f is not None and isinstance(v, str) else v
+                for v, f in zip(row, converters, strict=True)
+            )
             for row in self._cursor.fetchall()
         ]
         return _Result(columns, rows)

@@ -66,7 +66,9 @@ def spark_submit() -> Path:
     try:
         import pyspark
     except ImportError as exc:
-        raise SparkServerError("pyspark is not installed: pip install -e '.[spark]' (make setup does)") from exc
+        raise SparkServerError(
+            "pyspark is not installed: pip install -e '.[spark]' (make setup does)"
+        ) from exc
     return Path(pyspark.__file__).parent / "bin" / "spark-submit"
 
 
@@ -99,10 +101,17 @@ def up(settings: Settings, say=print) -> int:
     env = {**os.environ, "SPARK_CONF_DIR": str(conf_dir), "PYSPARK_PYTHON": sys.executable}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=settings.spark_dir, env=env, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=settings.spark_dir,
+            env=env,
+            start_new_session=True,
         )
     _pid_file(settings).write_text(f"{process.pid}\n")
-    say(f"starting the Spark Thrift Server (pid {process.pid}) on {settings.spark_host}:{settings.spark_port} ...")
+    say(
+        f"starting the Spark Thrift Server (pid {process.pid}) on {settings.spark_host}:{settings.spark_port} ..."
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -111,11 +120,15 @@ def up(settings: Settings, say=print) -> int:
                 + _tail(log)
             )
         if _answers(settings.spark_host, settings.spark_port):
-            say(f"Spark Thrift Server ready after {START_TIMEOUT_S - (deadline - time.monotonic()):.0f} s (log: {log})")
+            say(
+                f"Spark Thrift Server ready after {START_TIMEOUT_S - (deadline - time.monotonic()):.0f} s (log: {log})"
+            )
             return process.pid
         time.sleep(1.0)
     down(settings, say=lambda _m: None)
-    raise SparkServerError(f"the Spark Thrift Server did not answer within {START_TIMEOUT_S:.0f} s; see {log}")
+    raise SparkServerError(
+        f"the Spark Thrift Server did not answer within {START_TIMEOUT_S:.0f} s; see {log}"
+    )
 
 
 def down(settings: Settings, say=print) -> bool:

@@ -185,7 +185,7 @@ def host_path(service: dict[str, Any], container_path: str) -> Path:
 # -- services, images, the Dockerfile ---------------------------------------------------------------
 def test_services_images_and_commands(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", *AIRFLOW_SERVICES}
+    assert set(services) == {"postgres", "spark-thrift", *AIRFLOW_SERVICES}
     assert services["postgres"]["image"] == "postgres:15"
     assert compose["name"] == "retailrocket-kpi"
     for name, command in AIRFLOW_SERVICES.items():
@@ -216,7 +216,12 @@ def test_airflow_services_share_one_common_definition(compose: dict[str, Any]) -
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "False"
-    assert env["RR_TARGET"] == "postgres"
+    assert env["RR_TARGET"] == "${STACK_TARGET:-postgres}"
+    assert (env["RR_SPARK_METHOD"], env["RR_SPARK_HOST"], env["RR_SPARK_PORT"]) == (
+        "thrift",
+        "spark-thrift",
+        "10001",
+    )
     assert (env["RR_PG_HOST"], env["RR_PG_PORT"]) == ("postgres", "5432")
     # Every RR_* setting is pinned in the containers, so the mounted repository's .env (which
     # load_settings reads as a fallback) cannot point the stack at the host's warehouse.
@@ -279,7 +284,7 @@ def test_dockerfile_builds_on_airflow_3_3_2_for_our_python_and_keeps_it() -> Non
     install = " ".join(rest for keyword, rest in instructions if keyword == "RUN" and "pip install" in rest)
     assert '"apache-airflow==${AIRFLOW_VERSION}"' in install, "pin the image's Airflow"
     assert "--constraint /tmp/airflow-pins.txt" in install
-    assert '--editable "${PROJECT_DIR}[airflow]"' in install
+    assert '--editable "${PROJECT_DIR}[airflow,spark-client]"' in install
     assert ("ARG", "PROJECT_DIR=/opt/retailrocket") in instructions
 
 
@@ -545,6 +550,10 @@ def test_no_secret_has_a_value_in_the_committed_files(compose: dict[str, Any]) -
                     f"{owner}: the metadata URL's password"
                 )
                 checked += 1
+            elif key == "RR_SPARK_PASSWORD":
+                # the stack's Thrift Server has no authentication (compose network only, no port
+                # published): an empty password, and the service ports prove it
+                assert value == "" and "ports" not in compose["services"]["spark-thrift"], (owner, value)
             elif secret_like.search(key) and "FILE" not in key:
                 match = reference.fullmatch(str(value))
                 assert match and match[1] in secrets, f"{owner}: {key}={value!r} is not a required variable"

@@ -258,13 +258,29 @@ def test_schedule_and_run_settings(dag):
     assert dag.doc_md and "rr_funnel_daily" in dag.doc_md and "target_date" in dag.doc_md
 
 
-def test_max_active_tasks_depends_on_the_warehouse(duckdb_module, postgres_module):
+@pytest.fixture(scope="module")
+def spark_module(parse_dirs) -> ModuleType:
+    env = {**parse_env(*parse_dirs, "spark"), "RR_SPARK_METHOD": "thrift", "RR_SPARK_PORT": "1"}
+    env["RR_SPARK_DIR"] = str(parse_dirs[1] / "spark")
+    return import_dag_module(env)
+
+
+def test_max_active_tasks_depends_on_the_warehouse(duckdb_module, postgres_module, spark_module):
     assert duckdb_module.SETTINGS.target == "duckdb"
     assert postgres_module.SETTINGS.target == "postgres"
-    # one writer at a time on the embedded DuckDB file; PostgreSQL runs dbt tasks side by side
+    assert spark_module.SETTINGS.target == "spark"
+    # one writer at a time on the embedded DuckDB file and on Spark's Parquet history tables;
+    # PostgreSQL runs dbt tasks side by side
     assert duckdb_module.dag.max_active_tasks == 1
+    assert spark_module.dag.max_active_tasks == 1
     assert postgres_module.dag.max_active_tasks > 1
     assert "duckdb" in duckdb_module.dag.tags and "postgres" in postgres_module.dag.tags
+    assert "spark" in spark_module.dag.tags
+    # the same tasks on every warehouse, and Cosmos runs dbt on the Spark target of profiles.yml
+    assert spark_module.dag.task_ids == duckdb_module.dag.task_ids
+    build = spark_module.dag.get_task("dbt.stg_rr_events_model_build")
+    assert build.profile_config.target_name == "spark"
+    assert build.env["RR_TARGET"] == "spark"
 
 
 def test_one_cosmos_task_per_dbt_node(dag, manifest):

@@ -88,7 +88,10 @@ def golden_dir(tmp_path_factory) -> Path:
 
 
 def test_a_full_build_on_spark_equals_duckdb_row_for_row(generated_dir, new_warehouse, tmp_path):
-    duck, spark = new_warehouse("duckdb", data_dir=generated_dir), new_warehouse("spark", data_dir=generated_dir)
+    duck, spark = (
+        new_warehouse("duckdb", data_dir=generated_dir),
+        new_warehouse("spark", data_dir=generated_dir),
+    )
     for settings in (duck, spark):
         report = load(settings, progress=False)
         assert report.load_id == 1 and not report.skipped
@@ -144,7 +147,9 @@ def _overwrite(wh, table: str, column: str, value_sql: str, where: str) -> None:
     """UPDATE on Spark, which Parquet tables lack: rewrite the table from a saved copy."""
     columns = wh.columns(*table.split("."))
     select = ", ".join(
-        f"case when {where} then {value_sql} else {wh.quote(c)} end as {wh.quote(c)}" if c == column else wh.quote(c)
+        f"case when {where} then {value_sql} else {wh.quote(c)} end as {wh.quote(c)}"
+        if c == column
+        else wh.quote(c)
         for c in columns
     )
     wh.execute("set spark.sql.sources.partitionOverwriteMode = STATIC")
@@ -160,8 +165,13 @@ def test_gate_kpi_range_catches_a_rate_above_one_on_spark(golden_builds):
         _overwrite(wh, table, "cvr_view_to_cart", "1.25", f"kpi_date = date'{D}'")
     try:
         run = run_dbt(
-            spark, "build", "--select", "tag:gate_kpi_range", vars={"target_date": D.isoformat()},
-            target_path=target, check=False,
+            spark,
+            "build",
+            "--select",
+            "tag:gate_kpi_range",
+            vars={"target_date": D.isoformat()},
+            target_path=target,
+            check=False,
         )
         assert_gate_failed(spark, run, "gate_kpi_range", "cvr_view_to_cart")
     finally:
@@ -169,11 +179,20 @@ def test_gate_kpi_range_catches_a_rate_above_one_on_spark(golden_builds):
             columns = ", ".join(wh.quote(c) for c in wh.columns(*table.split(".")))
             wh.execute(f"insert overwrite table {table} select {columns} from qa.saved_copy")
             wh.execute("drop table qa.saved_copy")
-    run_dbt(spark, "build", "--select", "tag:gate_kpi_range", vars={"target_date": D.isoformat()}, target_path=target)
+    run_dbt(
+        spark,
+        "build",
+        "--select",
+        "tag:gate_kpi_range",
+        vars={"target_date": D.isoformat()},
+        target_path=target,
+    )
 
 
 @pytest.mark.parametrize(
-    "case", ["unknown event type", "transaction id of two visitors", "a missing day"], ids=lambda c: c.replace(" ", "_")
+    "case",
+    ["unknown event type", "transaction id of two visitors", "a missing day"],
+    ids=lambda c: c.replace(" ", "_"),
 )
 def test_a_raw_corruption_fails_its_gate_on_spark(case, golden_dir, new_warehouse, tmp_path):
     c = RAW_CORRUPTIONS[case]
@@ -188,12 +207,17 @@ def test_gate_nulls_catches_a_null_key_on_spark(golden_dir, new_warehouse, tmp_p
     spark = new_warehouse("spark", data_dir=golden_dir)
     load(spark, progress=False)
     with connect(spark) as wh:  # rows written by some other path than the loader
-        wh.execute("insert into raw.raw_rr_events values (%s, 4, 'view', null, null)", (kst_ms("2015-09-15", "11:10:00"),))
+        wh.execute(
+            "insert into raw.raw_rr_events values (%s, 4, 'view', null, null)",
+            (kst_ms("2015-09-15", "11:10:00"),),
+        )
     run = run_dbt(spark, "build", target_path=tmp_path / "target", check=False)
     assert_gate_failed(spark, run, "gate_nulls", "rr_columns_not_null_stg_rr_events")
 
 
-def test_a_bad_raw_file_is_refused_naming_file_and_line_and_nothing_is_lost(golden_dir, new_warehouse, tmp_path):
+def test_a_bad_raw_file_is_refused_naming_file_and_line_and_nothing_is_lost(
+    golden_dir, new_warehouse, tmp_path
+):
     spark = new_warehouse("spark", data_dir=golden_dir)
     first = load(spark, progress=False)
     before = {t: query(spark, f"select count(*) from {t}")[0][0] for t in RAW_DATA_TABLES}

@@ -30,7 +30,14 @@ SETTINGS = load_settings()
 DBT_PROJECT_DIR = SETTINGS.root / "dbt_retailrocket"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 REPORTS_DIR = Path(os.environ.get("RR_REPORTS_DIR") or SETTINGS.root / "logs" / "reports")
-ON_DUCKDB = SETTINGS.target == "duckdb"
+# One task at a time where the warehouse takes one writer: a DuckDB file admits one process, and
+# on Spark concurrent appends to one Parquet table (the run history in schema qa) collide.
+ONE_WRITER = SETTINGS.target in ("duckdb", "spark")
+if SETTINGS.target == "spark" and SETTINGS.spark_method == "session":
+    log.warning(
+        "RR_SPARK_METHOD=session: every task starts its own Spark (15-25 s each, measured); use a "
+        "Spark Thrift Server (RR_SPARK_METHOD=thrift, make spark-up) for Airflow"
+    )
 
 if MANIFEST_PATH.is_file():
     LOAD_METHOD = LoadMode.DBT_MANIFEST
@@ -331,7 +338,7 @@ with DAG(
     start_date=pendulum.datetime(2015, 5, 4, tz="Asia/Seoul"),
     catchup=False,
     max_active_runs=1,
-    max_active_tasks=1 if ON_DUCKDB else 8,
+    max_active_tasks=1 if ONE_WRITER else 8,
     is_paused_upon_creation=True,
     default_args={
         "owner": "data-platform",
