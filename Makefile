@@ -204,7 +204,7 @@ else
 endif
 
 .PHONY: psql
-psql: $(if $(filter compose,$(STACK)),,setup) ## a SQL shell on the warehouse: psql (PostgreSQL, the stack's), the DuckDB CLI or a Python console
+psql: $(if $(filter compose,$(STACK)),,setup) ## a SQL shell on the warehouse: psql (PostgreSQL, the stack's), the DuckDB CLI or a Python console, beeline (Spark)
 ifeq ($(STACK),compose)
 	@$(MAKE) compose-psql
 else

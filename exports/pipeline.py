@@ -234,6 +234,26 @@ def export_range(settings: Settings, dates: rules.RunDates, reports_dir: Path) -
     return 1 if refused else 0
 
 
+def _spark_shell(settings: Settings) -> int:
+    """Spark: beeline (shipped with pyspark) on the Thrift Server; a session has no server to
+    reach, so it says how to get one."""
+    if settings.spark_method != "thrift":
+        raise InputError(
+            "RR_SPARK_METHOD=session has no server to open a shell on: make spark-up, then "
+            "RR_SPARK_METHOD=thrift make psql"
+        )
+    from seeds_loader.spark_server import spark_submit
+
+    beeline = spark_submit().parent / "beeline"
+    url = f"jdbc:hive2://{settings.spark_host}:{settings.spark_port}/default"
+    args = [str(beeline), "-u", url]
+    if settings.spark_user:
+        args += ["-n", settings.spark_user]
+    env = {**os.environ, "SPARK_CONF_DIR": str(settings.write_spark_conf())}
+    os.execve(str(beeline), args, env)
+    return 0  # pragma: no cover - execve does not return
+
+
 def sql_shell(settings: Settings) -> int:
     """A SQL shell on the warehouse: psql for PostgreSQL; for DuckDB its CLI when installed (read
     only, so a shell left open does not hold the writer's lock), else a Python console."""
@@ -253,6 +273,8 @@ def sql_shell(settings: Settings) -> int:
         if settings.pg_password:
             env["PGPASSWORD"] = settings.pg_password
         os.execve(psql, [psql], env)
+    if settings.target == "spark":
+        return _spark_shell(settings)
     path = settings.duckdb_path
     if not path.exists():
         raise InputError(f"{path} does not exist yet: make demo (or make load)")

@@ -132,7 +132,7 @@ def up(settings: Settings, say=print) -> int:
 
 
 def down(settings: Settings, say=print) -> bool:
-    """Stop the recorded server (SIGTERM, then SIGKILL after 30 s); False when none ran."""
+    """Stop the recorded server (SIGTERM, then SIGKILL after 10 s); False when none ran."""
     pid = recorded_pid(settings)
     _pid_file(settings).unlink(missing_ok=True)
     if pid is None:
@@ -142,7 +142,7 @@ def down(settings: Settings, say=print) -> bool:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
-    for _ in range(300):
+    for _ in range(100):
         if not _alive(pid):
             break
         time.sleep(0.1)
