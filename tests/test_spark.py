@@ -243,3 +243,38 @@ def test_a_bad_raw_file_is_refused_naming_file_and_line_and_nothing_is_lost(
     assert query(spark, "select count(*) from raw.raw_rr_load_log")[0][0] == loads_before
     with connect(spark) as wh:
         assert not wh.table_exists("raw", "raw_rr_events__rr_new")
+
+
+def test_the_session_method_reads_and_writes_with_the_same_types(tmp_path):
+    """RR_SPARK_METHOD=session: a local Spark inside this process, on its own metastore; values
+    come back as the same Python types as over Thrift (dates, timestamps, decimals)."""
+    from dataclasses import replace
+
+    from seeds_loader import spark
+    from seeds_loader.settings import load_settings
+
+    settings = replace(
+        load_settings(use_dotenv=False),
+        target="spark",
+        spark_method="session",
+        spark_dir=tmp_path / "spark",
+        spark_driver_memory="1g",
+    )
+    try:
+        with connect(settings) as wh:
+            wh.execute("create database if not exists scratch")
+            wh.execute(
+                "create table scratch.t (d date, ts timestamp, n decimal(10, 2), s string) using parquet"
+            )
+            wh.execute(
+                "insert into scratch.t values (%s, %s, %s, %s)",
+                (dt.date(2015, 9, 17), dt.datetime(2015, 9, 17, 1, 2, 3), decimal.Decimal("1.25"), "it's"),
+            )
+            assert wh.query("select d, ts, n, s from scratch.t") == [
+                (dt.date(2015, 9, 17), dt.datetime(2015, 9, 17, 1, 2, 3), decimal.Decimal("1.25"), "it's")
+            ]
+            assert wh.scalar("select current_timezone()") == "UTC"
+            assert wh.table_exists("scratch", "t") and not wh.table_exists("scratch", "missing")
+        assert (tmp_path / "spark" / "warehouse" / "scratch.db").is_dir()  # the local warehouse folder
+    finally:
+        spark.stop_session()
