@@ -170,6 +170,18 @@ class GateTestResult:
     failures: int | None
 
 
+def history_version(wh: Warehouse) -> tuple:
+    """What changes whenever a raw load or a dbt invocation writes to the warehouse: the last
+    load id, the loads logged, the invocations and the model builds recorded. A reader without a
+    snapshot (Spark has none) takes it before and after reading: unchanged, it read one state."""
+    return tuple(
+        wh.query(
+            "select (select max(load_id) from raw.raw_rr_loads), (select count(*) from raw.raw_rr_load_log), "
+            "(select count(*) from qa.rr_invocations), (select count(*) from qa.rr_model_builds)"
+        )[0]
+    )
+
+
 def gate_test_results(wh: Warehouse, cert: Certification) -> list[GateTestResult]:
     """Each gate test of the verdict that certified ``cert.date``, with the result that verdict
     counted, as the dbt project recorded it (``qa.rr_date_verdict_tests``, written with the

@@ -47,7 +47,13 @@ from pathlib import Path
 from typing import Any
 
 from exports.catalogue import load_catalogue
-from exports.certification import Certification, GateTestResult, certification, gate_test_results
+from exports.certification import (
+    Certification,
+    GateTestResult,
+    certification,
+    gate_test_results,
+    history_version,
+)
 from exports.html_report import read_page_data, render_html
 from seeds_loader import rules
 from seeds_loader.settings import Settings
@@ -502,6 +508,7 @@ def export_reports(
             cert = certification(wh, target_date)
             if not cert.certified:
                 raise GateRefusal(target_date, [cert.refusal])
+            version = history_version(wh)
             tables = read_report_tables(wh, target_date)
             _require_published(target_date, tables["funnel"][1], tables["cohort"][1])
             layers = _layer_counts(wh, target_date)
@@ -513,6 +520,15 @@ def export_reports(
             coverage = raw.coverage(target_date)  # complete, or partial (the first/last day)
             _require_counted_checks(cert, checks)
             page_data = read_page_data(wh, target_date, tables, crm, cert, raw)
+            # without a snapshot (Spark), a dbt run or a raw load may have written meanwhile: the
+            # rows read would then mix two states, and the certification read first may not hold
+            if history_version(wh) != version:
+                raise GateRefusal(
+                    target_date,
+                    [
+                        "the warehouse changed while the report was read (a dbt run or a raw load): export again"
+                    ],
+                )
 
         csv_files = []
         for key, (columns, rows) in tables.items():

@@ -99,8 +99,8 @@ def compact_dates(days: Iterable[dt.date]) -> str:
 
 
 def ensure_tables(wh: Warehouse) -> None:
-    wh.execute(f"create table if not exists {qualified(LOADS_TABLE)} ({wh.ddl(LOADS_DDL)})")
-    wh.execute(f"create table if not exists {qualified(FINGERPRINTS_TABLE)} ({wh.ddl(FINGERPRINTS_DDL)})")
+    wh.create_table_if_missing(qualified(LOADS_TABLE), LOADS_DDL)
+    wh.create_table_if_missing(qualified(FINGERPRINTS_TABLE), FINGERPRINTS_DDL)
 
 
 def _row_hash(wh: Warehouse, columns: tuple[str, ...]) -> str:

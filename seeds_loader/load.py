@@ -143,14 +143,14 @@ def _ensure_tables(wh: Warehouse) -> None:
     """Schema and tables (inside the load's transaction: a failed first load leaves nothing)."""
     wh.execute(f"create schema if not exists {SCHEMA}")
     for table in TABLES.values():
-        wh.execute(f"create table if not exists {qualified(table.name)} ({wh.ddl(table.ddl_columns)})")
+        wh.create_table_if_missing(qualified(table.name), table.ddl_columns)
         found = wh.columns(SCHEMA, table.name)
         if found != list(table.columns):
             raise WarehouseError(
                 f"{qualified(table.name)} has columns {found}, expected {list(table.columns)}; "
                 f"drop it (drop table {qualified(table.name)}) and load again"
             )
-    wh.execute(f"create table if not exists {qualified(LOG_TABLE)} ({wh.ddl(LOG_DDL)})")
+    wh.create_table_if_missing(qualified(LOG_TABLE), LOG_DDL)
     present = set(wh.columns(SCHEMA, LOG_TABLE))
     for column, kind in _LOG_ADDED_COLUMNS:
         if column not in present:

@@ -93,6 +93,12 @@ class Warehouse:
         columns = re.sub(r"\btext\b", "string", columns)
         return re.sub(r"\bdouble precision\b", "double", columns)
 
+    def create_table_if_missing(self, table: str, columns: str) -> None:
+        """``create table if not exists`` with :meth:`ddl`'s columns; Parquet on Spark, whatever the
+        server's default (Spark 3 would create a Hive text table)."""
+        using = " using parquet" if self.target == "spark" else ""
+        self.execute(f"create table if not exists {table} ({self.ddl(columns)}){using}")
+
     def execute(self, statement: str, params: Sequence[Any] | None = None) -> None:
         if self.target == "spark":
             from seeds_loader.spark import inline

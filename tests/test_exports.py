@@ -190,6 +190,28 @@ def test_a_failure_midway_leaves_no_report_and_no_stale_one(golden_builds, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_write_while_the_report_is_read_refuses_it(golden_builds, tmp_path, monkeypatch):
+    """Spark has no snapshot: a dbt run may stamp a rebuild after the certification was read. The
+    export sees the history change and refuses (simulated here inside DuckDB's transaction)."""
+    settings, _ = golden_builds["duckdb"]
+    export_reports(settings, D, tmp_path)  # an earlier, good export of the date
+    real_counts = report_module._layer_counts
+
+    def counts_while_a_run_starts(wh, d):
+        wh.execute(
+            "insert into qa.rr_invocations (invocation_id, phase, recorded_at, pipeline_run_id) "
+            "values ('concurrent', 'start', %s, 'concurrent')",
+            (dt.datetime(2026, 12, 1),),
+        )
+        return real_counts(wh, d)
+
+    monkeypatch.setattr(report_module, "_layer_counts", counts_while_a_run_starts)
+    with pytest.raises(GateRefusal, match="the warehouse changed while the report was read"):
+        export_reports(settings, D, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # and the earlier report is withdrawn
+    assert not query(settings, "select 1 from qa.rr_invocations where invocation_id = 'concurrent'")
+
+
 def test_a_date_without_data_is_refused(golden_builds, tmp_path):
     settings, _ = golden_builds["duckdb"]
     with pytest.raises(GateRefusal) as refusal:

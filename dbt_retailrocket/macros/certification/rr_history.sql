@@ -102,6 +102,17 @@
 {%- endmacro %}
 
 
+{% macro rr_table_format() -%}
+    {#- The history tables' format: Parquet on Spark, whatever the server's default (Spark 3 makes
+        Hive text tables, which a message with a line break would split). -#}
+    {{- return(adapter.dispatch('rr_table_format')()) -}}
+{%- endmacro %}
+
+{% macro default__rr_table_format() -%}{%- endmacro %}
+
+{% macro spark__rr_table_format() -%} using parquet{%- endmacro %}
+
+
 {% macro rr_end() -%}
     {#- The end of one statement of a hook (rr_statements). -#}
     ;
@@ -180,7 +191,7 @@
         raw_load_id bigint,
         catalog_id varchar(32),
         dbt_version varchar(32)
-    ){{ rr_end() }}
+    ){{ rr_table_format() }}{{ rr_end() }}
     create table if not exists qa.rr_catalog (
         catalog_id varchar(32) not null,
         kind varchar(16) not null,
@@ -188,7 +199,7 @@
         name varchar(512) not null,
         gate varchar(64),
         model varchar(512)
-    ){{ rr_end() }}
+    ){{ rr_table_format() }}{{ rr_end() }}
     create table if not exists qa.rr_model_builds (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -201,7 +212,7 @@
         built_at timestamp not null,
         on_certified_history boolean not null,
         first_uncertified_date date
-    ){{ rr_end() }}
+    ){{ rr_table_format() }}{{ rr_end() }}
     create table if not exists qa.rr_node_results (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -220,7 +231,7 @@
         window_start date,
         window_end date,
         sample_rows {{ dbt.type_string() }}
-    ){{ rr_end() }}
+    ){{ rr_table_format() }}{{ rr_end() }}
     create table if not exists qa.rr_date_verdicts (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -233,7 +244,7 @@
         tests_expected integer not null,
         tests_ran integer not null,
         tests_passed integer not null
-    ){{ rr_end() }}
+    ){{ rr_table_format() }}{{ rr_end() }}
     create table if not exists qa.rr_date_verdict_gates (
         invocation_id varchar(64) not null,
         kpi_date date not null,
@@ -245,7 +256,7 @@
         tests_warned integer not null,
         tests_failed integer not null,
         first_failing_test varchar(512)
-    ){{ rr_end() }}
+    ){{ rr_table_format() }}{{ rr_end() }}
     create table if not exists qa.rr_date_verdict_tests (
         invocation_id varchar(64) not null,
         kpi_date date not null,
@@ -255,7 +266,7 @@
         test_name varchar(512) not null,
         status varchar(32),
         failures bigint
-    )
+    ){{ rr_table_format() }}
 {%- endmacro %}
 
 
