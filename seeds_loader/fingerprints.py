@@ -18,7 +18,7 @@ would mark every date as changed once, which costs one full rebuild and is never
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from seeds_loader import rules
@@ -27,6 +27,17 @@ from seeds_loader.warehouse import Warehouse
 
 LOADS_TABLE = "raw_rr_loads"
 FINGERPRINTS_TABLE = "raw_rr_date_fingerprints"
+# Present while a load records itself and replaces the raw tables: created before its first
+# bookkeeping row, dropped once its tables are in place. Inside a transaction (DuckDB,
+# PostgreSQL) nobody ever sees it. On Spark (no transactions) a load records itself first (its
+# raw_rr_loads row withdraws the certification of the dates it changed) and then swaps its new
+# tables in; one killed in between leaves it behind: dbt then refuses to start
+# (rr_raw_load_unfinished in macros/certification/rr_history.sql) and the next load reloads
+# every table.
+UNFINISHED_TABLE = "raw_rr_load_unfinished"
+# a load counts once its raw_rr_loads row exists: rows another table holds for a load id with no
+# such row are the leftovers of a load that stopped before it was recorded, and are ignored
+COMMITTED = f"load_id in (select load_id from {SCHEMA}.{LOADS_TABLE})"
 LOADS_DDL = (
     "load_id bigint not null, loaded_at timestamp not null, files text not null, "
     "first_changed_date date, changed_dates text not null, changed_date_count integer not null, "
@@ -112,22 +123,23 @@ def _row_hash(wh: Warehouse, columns: tuple[str, ...]) -> str:
     return f"hashtextextended(row({quoted})::text, 0)"
 
 
-def measure(wh: Warehouse, table_name: str) -> dict[dt.date | None, tuple[int, str]]:
-    """{date: (rows, checksum)} of a raw table as it is now (one entry, key None, if undated)."""
+def measure(
+    wh: Warehouse, table_name: str, relation: str | None = None
+) -> dict[dt.date | None, tuple[int, str]]:
+    """{date: (rows, checksum)} of a raw table as it is now (one entry, key None, if undated), read
+    from ``raw.<relation>`` (default: the table itself)."""
     table = TABLES[table_name]
+    source = qualified(relation or table_name)
     row_hash = _row_hash(wh, table.columns)
     text = {"duckdb": "varchar", "spark": "string"}.get(wh.target, "text")
     if not table.dated:
-        rows = wh.query(
-            f"select count(*), cast(coalesce(sum({row_hash}), 0) as {text}) from {qualified(table_name)}"
-        )
+        rows = wh.query(f"select count(*), cast(coalesce(sum({row_hash}), 0) as {text}) from {source}")
         return {None: (int(rows[0][0]), str(rows[0][1]))}
     day = (
         f"cast(floor(({wh.quote('timestamp')} + {rules.kst_offset_ms()}) / {float(rules.DAY_MS)}) as bigint)"
     )
     rows = wh.query(
-        f"select {day} as day_number, count(*), cast(sum({row_hash}) as {text}) "
-        f"from {qualified(table_name)} group by 1"
+        f"select {day} as day_number, count(*), cast(sum({row_hash}) as {text}) from {source} group by 1"
     )
     return {rules.EPOCH + dt.timedelta(days=int(n)): (int(c), str(fp)) for n, c, fp in rows}
 
@@ -137,7 +149,7 @@ def previous(wh: Warehouse, source: str) -> dict[dt.date | None, tuple[int, str]
     rows = wh.query(
         f"select fp_date, row_count, fingerprint from {qualified(FINGERPRINTS_TABLE)} "
         f"where source = %s and load_id = (select max(load_id) from {qualified(FINGERPRINTS_TABLE)} "
-        "where source = %s)",
+        f"where source = %s and {COMMITTED})",
         (source, source),
     )
     if not rows:
@@ -145,13 +157,19 @@ def previous(wh: Warehouse, source: str) -> dict[dt.date | None, tuple[int, str]
     return {d: (int(c), fp) for d, c, fp in rows}
 
 
-def record(wh: Warehouse, load_id: int, table_names: Iterable[str]) -> DateChanges:
-    """Measure the reloaded tables, store their fingerprints under ``load_id``, return the changes."""
+def record(
+    wh: Warehouse, load_id: int, table_names: Iterable[str], written: Callable[[str], str] = str
+) -> DateChanges:
+    """Measure the reloaded tables, store their fingerprints under ``load_id``, return the changes.
+
+    ``written(name)``: the table the load wrote ``raw.<name>`` into (on Spark ``<name>__rr_new``,
+    measured before it is swapped in)."""
     dates: dict[str, set[dt.date]] = {}
     undated: list[str] = []
+    measured: dict[str, dict[dt.date | None, tuple[int, str]]] = {}
     for name in table_names:
         source = SOURCES[name]
-        now = measure(wh, name)
+        now = measured[source] = measure(wh, name, written(name))
         before = previous(wh, source)
         # one statement for all dates (on Spark each statement is a job: one per date took minutes)
         ordered = sorted(now.items(), key=lambda kv: (kv[0] is not None, kv[0]))
@@ -170,12 +188,17 @@ def record(wh: Warehouse, load_id: int, table_names: Iterable[str]) -> DateChang
             undated.append(f"{LABELS[name]} changed")
     all_dates: set[dt.date] = set()
     for source in ("events", "item_properties"):
-        all_dates |= {d for d in (previous(wh, source) or {}) if d is not None}
+        after = measured[source] if source in measured else previous(wh, source)
+        all_dates |= {d for d in (after or {}) if d is not None}
     return DateChanges(dates, undated, tuple(sorted(all_dates)))
 
 
 def next_load_id(wh: Warehouse) -> int:
-    return int(wh.scalar(f"select coalesce(max(load_id), 0) + 1 from {qualified(LOADS_TABLE)}"))
+    """One more than any load id in use, recorded or left behind by a load that stopped."""
+    return 1 + max(
+        int(wh.scalar(f"select coalesce(max(load_id), 0) from {qualified(table)}"))
+        for table in (LOADS_TABLE, FINGERPRINTS_TABLE)
+    )
 
 
 def has_fingerprints(wh: Warehouse, table_name: str) -> bool:
@@ -183,6 +206,7 @@ def has_fingerprints(wh: Warehouse, table_name: str) -> bool:
         return False
     return bool(
         wh.scalar(
-            f"select count(*) from {qualified(FINGERPRINTS_TABLE)} where source = %s", (SOURCES[table_name],)
+            f"select count(*) from {qualified(FINGERPRINTS_TABLE)} where source = %s and {COMMITTED}",
+            (SOURCES[table_name],),
         )
     )

@@ -49,7 +49,7 @@ from seeds_loader.fingerprints import DateChanges
 from seeds_loader.format_check import FileCheck, check_file
 from seeds_loader.load_duckdb import load_duckdb
 from seeds_loader.load_postgres import load_postgres
-from seeds_loader.load_spark import drop_new, load_spark, swap_in
+from seeds_loader.load_spark import drop_new, load_spark, new_name, swap_in
 from seeds_loader.progress import Progress
 from seeds_loader.raw_files import (
     FILE_NAMES,
@@ -161,10 +161,15 @@ def _ensure_tables(wh: Warehouse) -> None:
 def _latest_log_rows(wh: Warehouse) -> dict[str, LoadLogRow]:
     if not wh.table_exists(SCHEMA, LOG_TABLE):
         return {}
+    committed = (  # rows of a load that stopped before it was recorded do not count
+        f" where load_id is null or {fingerprints.COMMITTED}"
+        if wh.table_exists(SCHEMA, fingerprints.LOADS_TABLE)
+        else ""
+    )
     rows = wh.query(
         "select file_name, table_name, sha256, bytes, rows, loaded_at, seconds from ("
         "  select *, row_number() over (partition by file_name order by loaded_at desc) as rank_desc"
-        f"  from {qualified(LOG_TABLE)}"
+        f"  from {qualified(LOG_TABLE)}{committed}"
         ") as ranked where rank_desc = 1 order by file_name"
     )
     return {r[0]: LoadLogRow(r[0], r[1], r[2], int(r[3]), int(r[4]), r[5], float(r[6])) for r in rows}
@@ -218,8 +223,12 @@ def _replace_tables(
     with wh.transaction():
         wh.lock_raw_data()
         missing = {name for name in TABLES if not wh.table_exists(SCHEMA, name)}
+        unfinished = qualified(fingerprints.UNFINISHED_TABLE)
+        interrupted = wh.table_exists(SCHEMA, fingerprints.UNFINISHED_TABLE)
         _ensure_tables(wh)
-        tables = _tables_to_reload(wh, checks, only_changed, missing)
+        # after a load that stopped before it finished (on Spark: recorded, not yet swapped in),
+        # the log rows need not say what the raw tables hold: reload them all
+        tables = _tables_to_reload(wh, checks, only_changed and not interrupted, missing)
         if not tables:
             return [], {}, None, None
         try:
@@ -229,25 +238,19 @@ def _replace_tables(
             if wh.target == "spark":  # no transaction to roll back: drop what was written
                 drop_new(wh, tables)
             raise
-        if wh.target == "spark":  # every table written: swap them in, then record the load
-            swap_in(wh, tables)
+        # Every table written. The load is recorded first (fingerprints, log rows, then its
+        # raw_rr_loads row: from that row on, the dates it changed lose their certification), and
+        # only then, on Spark, are the new tables swapped in; the marker stands from before the
+        # record until the swap is done (module doc of seeds_loader.fingerprints, UNFINISHED_TABLE).
+        spark = wh.target == "spark"
+        wh.create_table_if_missing(unfinished, "load_id bigint")
         load_id = fingerprints.next_load_id(wh)
-        changes = fingerprints.record(wh, load_id, tables)
+        changes = fingerprints.record(wh, load_id, tables, new_name if spark else str)
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         files = [f for name in tables for f in TABLES[name].files]
-        notes = "; ".join(f"{f}: {n}" for f in files for n in checks[f].notes)
-        wh.execute(
-            f"insert into {qualified(fingerprints.LOADS_TABLE)} (load_id, loaded_at, files, first_changed_date, "
-            "changed_dates, changed_date_count, notes) values (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                load_id,
-                loaded_at,
-                ", ".join(files),
-                changes.first_changed_date,
-                changes.describe(),
-                changes.count,
-                notes,
-            ),
+        notes = "; ".join(
+            [f"{f}: {n}" for f in files for n in checks[f].notes]
+            + (["an earlier load stopped before it finished: every table reloaded"] if interrupted else [])
         )
         for name in tables:
             for file_name in TABLES[name].files:
@@ -268,6 +271,22 @@ def _replace_tables(
                         "; ".join(check.notes),
                     ),
                 )
+        wh.execute(
+            f"insert into {qualified(fingerprints.LOADS_TABLE)} (load_id, loaded_at, files, first_changed_date, "
+            "changed_dates, changed_date_count, notes) values (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                load_id,
+                loaded_at,
+                ", ".join(files),
+                changes.first_changed_date,
+                changes.describe(),
+                changes.count,
+                notes,
+            ),
+        )
+        if spark:
+            swap_in(wh, tables)
+        wh.execute(f"drop table {unfinished}")
     return tables, seconds, load_id, changes
 
 

@@ -4,9 +4,13 @@ errors turned into the first bad physical line, and the tables replaced by a ren
 Spark has no transactions. Each reloaded table is first written whole as
 ``raw.<table>__rr_new`` (the old table untouched: a bad row, a wrong count or a file changed
 meanwhile drops the new table and leaves everything as it was); only when every table of the
-load is written are they swapped in (:func:`swap_in`: two metastore renames per table), and then
-the load is recorded (fingerprints, load log, ``raw.raw_rr_loads``). A dbt run that straddles the
-swap sees a new raw load id at its end and certifies nothing.
+load is written is the load recorded, measured on the new tables (fingerprints, load log, then
+``raw.raw_rr_loads``, which withdraws the certification of the dates it changed), and then the
+tables are swapped in (:func:`swap_in`: two metastore renames per table). A marker table,
+``raw.raw_rr_load_unfinished``, stands from before the record until the swap is done: dbt
+refuses to start while it exists, and a load killed in between leaves it for the next load,
+which then reloads every table. A dbt run that straddles the load sees a new raw load id at its
+end and certifies nothing.
 
 Spark reads the files by path (the server's file system: the same machine for ``make spark-up``
 and a session; a shared mount or the cluster's storage otherwise, docs/spark.md). The format

@@ -314,6 +314,48 @@ def test_a_load_after_a_complete_build_withdraws_what_it_changed(target, certifi
     assert result.funnel["visitors"] == 7
 
 
+def test_a_load_stopped_between_its_record_and_its_swap_stops_dbt_until_the_next_load(
+    certified_warehouse, tmp_path
+):
+    """Spark has no transactions: a load records itself (its raw_rr_loads row withdraws the dates
+    it changed), then swaps its new tables in, with raw.raw_rr_load_unfinished standing from its
+    record to the end of the swap. The state a kill in between leaves (recorded, not swapped in)
+    is made here on DuckDB by hand (tests/test_spark.py kills a real Spark load); the contract
+    holds on every warehouse: nothing certifies the new load's dates, dbt refuses to start, and
+    the next load reloads every table although no file differs from the load log."""
+    wh = certified_warehouse("duckdb")
+    view_to_purchase = replace_line(V4_VIEW_ON_D, V4_VIEW_ON_D.replace(",view,", ",purchase,"))
+    with connect(wh.settings) as w:
+        w.execute("create table main.events_of_load_1 as select * from raw.raw_rr_events")
+    wh.deliver(view_to_purchase)  # load 2: recorded ...
+    with connect(wh.settings) as w:  # ... but its events table not swapped in, and the marker left
+        w.execute("delete from raw.raw_rr_events")
+        w.execute("insert into raw.raw_rr_events select * from main.events_of_load_1")
+        w.execute("create table raw.raw_rr_load_unfinished (load_id bigint)")
+    # the record came first: the date the load changed lost its certification before its data
+    reason = wh.refusal(D, tmp_path / "reports")
+    assert reason.startswith("raw data changed since this date was checked (load 2 at "), reason
+    assert wh.certified() == DATES[:-1] and wh.published() == DATES[:-1]
+    run = wh.dbt("build", vars={"target_date": D.isoformat()}, check=False)
+    assert not run.ok
+    assert "raw.raw_rr_load_unfinished exists" in run.output, run.output[-3000:]
+    assert "nothing is built on raw data no load describes" in run.output
+    assert wh.certified() == DATES[:-1]
+    # the next load: no file differs from the log, yet every table is reloaded
+    report = load(wh.settings, wh.raw, only_changed=True, progress=False)
+    assert report.load_id == 3 and len(report.loaded) == 4
+    assert report.changes.describe() == "none"  # load 2 described these files: nothing new
+    assert query(wh.settings, "select notes from raw.raw_rr_loads where load_id = 3") == [
+        ("an earlier load stopped before it finished: every table reloaded",)
+    ]
+    assert query(wh.settings, "select count(*) from raw.raw_rr_events where event = 'purchase'") == [(1,)]
+    with connect(wh.settings) as w:
+        assert not w.table_exists("raw", "raw_rr_load_unfinished")
+    wh.dbt("build", vars={"target_date": D.isoformat()}, check=False)
+    reason = wh.refusal(D, tmp_path / "reports")
+    assert reason.startswith(f"gate_domain FAILED: {EVENT_TYPE_TEST}"), reason
+
+
 def test_the_export_reads_one_snapshot_that_no_load_can_change(certified_warehouse, tmp_path):
     """PostgreSQL: a load waits while an export reads (shared lock), says so, then commits."""
     wh = certified_warehouse("postgres")

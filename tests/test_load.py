@@ -1074,6 +1074,36 @@ def test_each_load_names_the_dates_it_changed(settings, tmp_path):
     assert tree.changes.first_changed_date == min(event_dates | property_dates | {dt.date(2015, 9, 12)})
 
 
+def test_what_a_load_left_before_its_raw_rr_loads_row_is_ignored_and_replaced(settings, tmp_path):
+    """A load counts once its raw_rr_loads row exists. Spark (no transactions) can be killed while
+    a load records itself: fingerprints and log rows of a load id with no raw_rr_loads row, and the
+    marker raw.raw_rr_load_unfinished. Written here by hand, with values that would mislead: the
+    next load must not compare with them, reuse their id, or trust their file hashes."""
+    data = copy_fixtures(tmp_path / "data")
+    first = load(settings, data, progress=False)
+    with connect(settings) as wh:
+        wh.execute(
+            "insert into raw.raw_rr_date_fingerprints (load_id, source, fp_date, row_count, fingerprint) "
+            "values (2, 'events', %s, 999, 'bogus')",
+            (dt.date(2015, 6, 1),),
+        )
+        wh.execute(
+            "insert into raw.raw_rr_load_log (file_name, table_name, sha256, bytes, rows, loaded_at, seconds, "
+            "load_id, notes) values ('events.csv', 'raw_rr_events', %s, 1, 1, %s, 0, 2, '')",
+            ("0" * 64, dt.datetime(2099, 1, 1)),
+        )
+        wh.execute("create table raw.raw_rr_load_unfinished (load_id bigint)")
+    assert last_loads(settings)["events.csv"].sha256 == sha256(data / "events.csv")  # not the orphan's
+    again = load(settings, data, only_changed=True, progress=False)
+    assert again.load_id == 3  # 2 is taken by the leftovers
+    assert len(again.loaded) == len(FILES)  # every file, though none differs from load 1
+    assert again.changes.describe() == "none", again.changes.describe()  # compared with load 1
+    assert first.changes.first_changed_date is not None
+    with connect(settings) as wh:
+        assert not wh.table_exists("raw", "raw_rr_load_unfinished")
+    assert load(settings, data, only_changed=True, progress=False).load_id is None  # settled
+
+
 def test_cli_prints_the_changed_dates_and_warns_of_a_cut_file(settings, tmp_path):
     data = copy_fixtures(tmp_path / "data")
     first = run_cli(settings, "--data-dir", str(data), "--quiet")

@@ -219,9 +219,13 @@ def test_raw_corruptions_and_a_null_key_fail_their_gates_on_spark(golden_dir, ne
     assert not exists(spark, "kpi_build", "mart_rr_funnel_daily")
 
 
-def test_a_bad_raw_file_is_refused_naming_file_and_line_and_nothing_is_lost(
-    golden_dir, new_warehouse, tmp_path
+def test_a_bad_raw_file_is_refused_and_a_killed_load_is_finished_by_the_next(
+    golden_dir, new_warehouse, tmp_path, monkeypatch
 ):
+    """A bad row names its file and line and leaves the raw tables as they were; a load killed
+    between its record and its swap is finished by the next load."""
+    import seeds_loader.load as loader
+
     spark = new_warehouse("spark", data_dir=golden_dir)
     first = load(spark, progress=False)
     before = {t: query(spark, f"select count(*) from {t}")[0][0] for t in RAW_DATA_TABLES}
@@ -243,6 +247,38 @@ def test_a_bad_raw_file_is_refused_naming_file_and_line_and_nothing_is_lost(
     assert query(spark, "select count(*) from raw.raw_rr_load_log")[0][0] == loads_before
     with connect(spark) as wh:
         assert not wh.table_exists("raw", "raw_rr_events__rr_new")
+
+    # Spark has no transactions: a load records itself, then renames its new tables into place.
+    # Killed in between, it leaves the marker, the old tables and a record that already withdrew
+    # the dates it changed; the next load reloads every table (no file differs from the log).
+    view = f"{kst_ms('2015-09-15', '11:00:00')},4,view,200,"
+    edited = corrupted_copy(
+        golden_dir, tmp_path / "edited", "events.csv",
+        lambda lines: [x.replace(",view,", ",addtocart,") if x == view else x for x in lines],
+    )  # fmt: skip
+
+    def killed(*_args):
+        raise KeyboardInterrupt  # as a kill of the loader between its record and its renames
+
+    monkeypatch.setattr(loader, "swap_in", killed)
+    with pytest.raises(KeyboardInterrupt):
+        load(spark, edited, only_changed=True, progress=False)
+    monkeypatch.undo()
+    addtocart = "select count(*) from raw.raw_rr_events where event = 'addtocart'"
+    before = query(spark, addtocart)[0][0]
+    with connect(spark) as wh:
+        assert wh.table_exists("raw", "raw_rr_load_unfinished")
+        assert wh.table_exists("raw", "raw_rr_events__rr_new")  # written, not swapped in
+    assert query(spark, "select load_id, changed_dates from raw.raw_rr_loads order by 1") == [
+        (1, "all dates (category_tree.csv loaded for the first time)"),
+        (2, "2015-09-15 (events.csv)"),
+    ]
+    again = load(spark, edited, only_changed=True, progress=False)
+    assert again.load_id == 3 and len(again.loaded) == 4 and again.changes.describe() == "none"
+    assert query(spark, addtocart)[0][0] == before + 1
+    with connect(spark) as wh:
+        assert not wh.table_exists("raw", "raw_rr_load_unfinished")
+        assert not any(wh.table_exists("raw", f"{t.split('.')[1]}__rr_new") for t in RAW_DATA_TABLES)
 
 
 def test_the_session_method_reads_and_writes_with_the_same_types(tmp_path):

@@ -166,8 +166,17 @@
 {%- endmacro %}
 
 
+{% macro rr_raw_load_unfinished() -%}
+    {#- raw.raw_rr_load_unfinished exists only while a raw load replaces tables and has not recorded
+        itself (seeds_loader/fingerprints.py, UNFINISHED_TABLE): on Spark, which has no transactions,
+        a load killed in between leaves the raw tables matching no recorded load. -#}
+    {{- return(rr_relation_type('raw', 'raw_rr_load_unfinished') is not none) -}}
+{%- endmacro %}
+
+
 {% macro rr_current_raw_load_id_sql() -%}
-    {%- if rr_raw_bookkeeping_exists() -%}
+    {#- null while a raw load is unfinished: an invocation that ends then certifies nothing -#}
+    {%- if rr_raw_bookkeeping_exists() and not rr_raw_load_unfinished() -%}
         (select max(load_id) from raw.raw_rr_loads)
     {%- else -%}
         cast(null as bigint)
@@ -295,6 +304,12 @@
         catalog of this project version, the certification views, and this invocation's start
         row with the raw load id it sees. -#}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- if rr_raw_load_unfinished() -%}
+        {%- do exceptions.raise_compiler_error(
+            'the raw data is being replaced, or a raw load stopped before it was recorded '
+            ~ '(raw.raw_rr_load_unfinished exists): wait for the load, or run it again '
+            ~ '(python -m seeds_loader load); nothing is built on raw data no load describes') -%}
+    {%- endif -%}
     {%- do rr_migrate_legacy_history() -%}
     {%- set catalog = rr_catalog() -%}
     {%- set has_raw = rr_raw_bookkeeping_exists() -%}
