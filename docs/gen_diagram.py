@@ -115,7 +115,8 @@ def content_model(manifest_path: Path = MANIFEST, dag_file: Path = DAG_FILE) -> 
     d.clusters["files"] = "raw files  (RR_DATA_DIR)"
     d.clusters["warehouse"] = (
         "warehouse (RR_TARGET): DuckDB, one file data/warehouse/retailrocket.duckdb (default)"
-        "  |  PostgreSQL, database RR_PG_DATABASE: the same schemas in both"
+        "  |  PostgreSQL, database RR_PG_DATABASE  |  Spark, Thrift Server or local session"
+        " (RR_SPARK_*): the same schemas in all three"
     )
     d.clusters["raw"] = "raw  (schema raw)"
     for cluster, label in LAYERS.values():
