@@ -262,8 +262,8 @@ TARGETS ?= duckdb postgres
 export BENCH_SCALE TARGETS
 
 .PHONY: bench
-bench: setup ## time load, full and daily dbt builds, export, DAG parse and run at SCALE=1.0 on TARGETS="duckdb postgres"
-	$(PY) -m tests.bench.run_bench --scale "$$BENCH_SCALE" --targets $$TARGETS
+bench: setup ## time load, full and daily dbt builds, export, DAG parse and run at SCALE=1.0 on TARGETS="duckdb postgres" (BENCH_ARGS="--steps-only --one-daily --repeat 1": see tests/bench/run_bench.py)
+	$(PY) -m tests.bench.run_bench --scale "$$BENCH_SCALE" --targets $$TARGETS $(BENCH_ARGS)
 
 # the docker-compose stack: make up / init / down / down-volumes, compose-run-dag
 include airflow/compose/compose.mk

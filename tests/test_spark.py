@@ -129,8 +129,20 @@ def golden_builds(golden_dir, new_warehouse, tmp_path_factory):
     load(spark, progress=False)
     target = tmp_path_factory.mktemp("spark")
     run_dbt(spark, "build", vars={"start_date": "2015-09-08", "end_date": "2015-09-14"}, target_path=target)
-    run_dbt(spark, "build", vars={"target_date": D.isoformat()}, target_path=target)
+    run_dbt(spark, "build", vars={"target_date": D.isoformat(), "window_note": NOTE}, target_path=target)
     return duck, spark, target
+
+
+# a text the run history writes as a SQL literal: Spark reads backslash escapes in literals and
+# 'a''b' as two adjacent literals, so the PostgreSQL/DuckDB escaping would change it
+NOTE = "widened: it's a re-delivery \\ C:\\new\\ 'quoted' \\"
+
+
+def test_texts_in_the_run_history_keep_their_quotes_and_backslashes(golden_builds):
+    _duck, spark, _target = golden_builds
+    assert query(
+        spark, "select distinct window_note from qa.rr_invocations where window_note is not null"
+    ) == [(NOTE,)]
 
 
 def test_day_by_day_builds_on_spark_equal_a_full_build_on_duckdb(golden_builds):

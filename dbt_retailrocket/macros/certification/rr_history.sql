@@ -25,7 +25,16 @@
 
 
 {% macro rr_sql_text(value) -%}
-    {%- if value is none -%}null{%- else -%}'{{ (value | string).replace("'", "''") }}'{%- endif -%}
+    {%- if value is none -%}null{%- else -%}'{{ adapter.dispatch('rr_escape_text')(value | string) }}'{%- endif -%}
+{%- endmacro %}
+
+{% macro default__rr_escape_text(text) -%}
+    {{- return(text.replace("'", "''")) -}}
+{%- endmacro %}
+
+{% macro spark__rr_escape_text(text) -%}
+    {#- Spark reads backslash escapes in literals, and 'a''b' as two adjacent literals ('ab') -#}
+    {{- return(text.replace("\\", "\\\\").replace("'", "\\'")) -}}
 {%- endmacro %}
 
 
@@ -322,6 +331,10 @@
     {{ rr_create_certification_views() }}{{ rr_end() }}
     {%- endif %}
     {{ rr_create_quality_check_runs_view() }}{{ rr_end() }}
+    {#- this project version's catalog, once: looked up first, since analysing the insert of a few
+        hundred rows costs Spark about 20 s on every invocation (the guard below stays for
+        PostgreSQL's concurrent tasks) -#}
+    {%- if not rr_catalog_recorded(catalog.id) %}
     insert into qa.rr_catalog (catalog_id, kind, unique_id, name, gate, model)
     select catalog_id, kind, unique_id, name, gate, model
     from (
@@ -333,7 +346,15 @@
         {%- endfor %}
     ) as entries
     where not exists (select 1 from qa.rr_catalog where catalog_id = {{ rr_sql_text(catalog.id) }}){{ rr_end() }}
+    {%- endif %}
     {{ rr_invocation_row('start', catalog.id) }}
+{%- endmacro %}
+
+
+{% macro rr_catalog_recorded(catalog_id) -%}
+    {%- if rr_relation_type('qa', 'rr_catalog') is none -%}{{ return(false) }}{%- endif -%}
+    {%- set found = run_query("select count(*) from qa.rr_catalog where catalog_id = " ~ rr_sql_text(catalog_id)) -%}
+    {{- return(found.rows[0][0] | int > 0) -}}
 {%- endmacro %}
 
 

@@ -6,7 +6,8 @@
     satisfy `row_condition`, when given) whose value is not one of `value_set`. A NULL value is
     not in any set, so it FAILS, as in the real package. With `quote_values` (the default) each
     value is compared as a string literal cast to the adapter's string type (single quotes in a
-    value are escaped); with `quote_values: false` the values are inserted as written (numbers,
+    value are escaped by dbt.escape_single_quotes, which dispatches per adapter: '' on DuckDB and
+    PostgreSQL, \' on Spark); with `quote_values: false` the values are inserted as written (numbers,
     or SQL expressions).
     Failure count: the number of such rows; the rows themselves are returned.
 -#}
@@ -20,7 +21,7 @@
     {%- set members = [] -%}
     {%- for value in value_set -%}
         {%- if quote_values -%}
-            {%- do members.append("cast('" ~ (value | string).replace("'", "''") ~ "' as " ~ dbt.type_string() ~ ")") -%}
+            {%- do members.append("cast('" ~ dbt.escape_single_quotes(value | string) ~ "' as " ~ dbt.type_string() ~ ")") -%}
         {%- else -%}
             {%- do members.append(value | string) -%}
         {%- endif -%}
