@@ -250,9 +250,18 @@ demo: setup ## the whole pipeline on DuckDB: sample data (unless real files are 
 	RR_TARGET=duckdb $(PY) -m seeds_loader load --only-changed
 	RR_TARGET=duckdb RR_REPORTS_DIR="$(REPORTS_DIR)" $(PY) -m exports.pipeline demo
 
+# the suite runs on TEST_WORKERS processes (pytest-xdist), each test file whole on one of them
+# (module fixtures build once), the longest files first (tests/conftest.py); 0: one process
+TEST_WORKERS ?= 2
+export TEST_WORKERS
+
 .PHONY: test
-test: setup ## the test suite (needs PostgreSQL from RR_PG_*; CI=true makes its absence a failure)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: setup ## the test suite on TEST_WORKERS=2 processes (needs PostgreSQL from RR_PG_*; CI=true makes its absence a failure)
+	$(PY) -m pytest -n "$$TEST_WORKERS" --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+
+.PHONY: test-durations
+test-durations: ## make test, then record each test file's seconds in tests/durations.json (the order make test starts files in)
+	RR_TEST_DURATIONS_OUT="$(CURDIR)/tests/durations.json" $(MAKE) test
 
 # ---------------------------------------------------------------------------------------------
 # benchmark (not a test: nothing asserted, see README "Performance")

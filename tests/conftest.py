@@ -21,6 +21,52 @@ from seeds_loader.settings import Settings, load_settings
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+# seconds each test file took in a full run (setup, call and teardown of its tests), written by
+# `make test-durations`; make test starts the longest files first
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The longest files first: make test hands whole files to its workers in this order
+    (pytest-xdist --dist loadfile --no-loadscope-reorder), so the Spark and end-to-end files do
+    not start last and leave one worker running alone at the end. A file's weight is its recorded
+    duration (tests/durations.json), else its count of Spark tests, then of slow tests; the files
+    stay whole and each keeps its own test order."""
+    import json
+
+    recorded = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(name: str) -> tuple[float, int, int]:
+        tests = files[name]
+        spark = sum(1 for t in tests if t.get_closest_marker("spark"))
+        slow = sum(1 for t in tests if t.get_closest_marker("slow"))
+        return (-recorded.get(name, 0.0), -spark, -slow)
+
+    items[:] = [item for name in sorted(files, key=weight) for item in files[name]]
+
+
+_file_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    file = report.nodeid.split("::", 1)[0]
+    _file_seconds[file] = _file_seconds.get(file, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """RR_TEST_DURATIONS_OUT=path (make test-durations): write each file's seconds, once, from the
+    process that saw every report (the xdist controller, or the only process)."""
+    out = os.environ.get("RR_TEST_DURATIONS_OUT")
+    if out and not hasattr(session.config, "workerinput") and _file_seconds:
+        import json
+
+        durations = {name: round(seconds, 1) for name, seconds in sorted(_file_seconds.items())}
+        Path(out).write_text(json.dumps(durations, indent=1) + "\n")
+
+
 def _pg_admin_settings() -> Settings:
     return replace(load_settings(use_dotenv=False), target="postgres")
 
