@@ -2,7 +2,7 @@
     Certification: a report exists only for numbers that every gate checked, on the raw data
     now loaded (docs block `rr_certification`). One definition, in three parts:
 
-    1. The verdict (rr_verdict_ctes), evaluated at the end of every invocation for the dates it
+    1. The verdict (rr_verdict_ctes, rr_record_verdicts), evaluated at the end of every invocation for the dates it
        checked, and appended to qa.rr_date_verdicts / _gates / _tests. A date D is OK
        when, for every incremental model (the catalog's certified models):
          - its latest build covering D exists, was made by an invocation that finished and under
@@ -64,8 +64,11 @@
 {%- endmacro %}
 
 
-{% macro rr_verdict_ctes(catalog_id, w) -%}
-    {#- CTEs: verdict_dates (one row per checked date) and verdict_gates (per date and gate). -#}
+{% macro rr_verdict_ctes(catalog_id, w, stage) -%}
+    {#- The verdict's CTEs, in two stages, each evaluated once per invocation (rr_record_verdicts):
+        stage 'tests' ends with verdict_tests (per date and gate test: the result that counts);
+        stage 'dates' reads the gates recorded from those rows (rr_verdict_gates_sql) and ends
+        with verdict_dates (one row per checked date, its reason). -#}
 with
 
 project_catalog as (
@@ -131,6 +134,8 @@ expected_builds as (
 
 ),
 
+{%- if stage == 'dates' %}
+
 latest_date_builds as (
 
     -- the certified model built last for each date (named in reasons)
@@ -147,6 +152,8 @@ latest_date_builds as (
     where recency = 1
 
 ),
+
+{%- endif %}
 
 date_builds as (
 
@@ -171,6 +178,8 @@ date_builds as (
     group by expected.kpi_date
 
 ),
+
+{%- if stage == 'tests' %}
 
 test_parents as (
 
@@ -255,25 +264,12 @@ verdict_tests as (
         and results.recency = 1
     where catalog.kind = 'gate_test'
 
-),
+)
+{%- else %}
 
 verdict_gates as (
 
-    select
-        kpi_date,
-        gate,
-        gate_order,
-        count(*) as tests_expected,
-        count(status) as tests_ran,
-        sum(case when status in ('pass', 'warn') then 1 else 0 end) as tests_passed,
-        sum(case when status = 'warn' then 1 else 0 end) as tests_warned,
-        sum(case when status in ('fail', 'error') then 1 else 0 end) as tests_failed,
-        min(case when status in ('fail', 'error') then
-            test_name || ' (' || status
-            || coalesce(', ' || {{ rr_text('failures') }} || ' failing rows', '') || ')'
-        end) as first_failing_test
-    from verdict_tests
-    group by kpi_date, gate, gate_order
+    select * from qa.rr_date_verdict_gates where invocation_id = {{ rr_sql_text(invocation_id) }}
 
 ),
 
@@ -335,6 +331,7 @@ verdict_dates as (
         on latest.kpi_date = dates.kpi_date
 
 )
+{%- endif %}
 {%- endmacro %}
 
 
@@ -353,30 +350,52 @@ verdict_dates as (
 {%- endmacro %}
 
 
+{% macro rr_verdict_gates_sql(invocation) -%}
+    {#- Per date and gate: its tests expected, ran, passed, warned and failed, and the first failing
+        one, from the per-test rows the invocation recorded. -#}
+    select
+        invocation_id,
+        kpi_date,
+        gate,
+        gate_order,
+        count(*) as tests_expected,
+        count(status) as tests_ran,
+        sum(case when status in ('pass', 'warn') then 1 else 0 end) as tests_passed,
+        sum(case when status = 'warn' then 1 else 0 end) as tests_warned,
+        sum(case when status in ('fail', 'error') then 1 else 0 end) as tests_failed,
+        min(case when status in ('fail', 'error') then
+            test_name || ' (' || status
+            || coalesce(', ' || {{ rr_text('failures') }} || ' failing rows', '') || ')'
+        end) as first_failing_test
+    from qa.rr_date_verdict_tests
+    where invocation_id = {{ rr_sql_text(invocation) }}
+    group by invocation_id, kpi_date, gate, gate_order
+{%- endmacro %}
+
+
 {% macro rr_record_verdicts(catalog_id, w) -%}
+    {#- Each part of the verdict is evaluated once (the chain of CTEs cost Spark seconds each time):
+        the result of every gate test per date, then the gates from those rows, then the dates
+        from the gates. -#}
     {%- set now = rr_utc_now() -%}
     {{ rr_verdict_planner_settings() }}
+    insert into qa.rr_date_verdict_tests (
+        invocation_id, kpi_date, gate, gate_order, unique_id, test_name, status, failures
+    )
+    {{ rr_verdict_ctes(catalog_id, w, 'tests') }}
+    select
+        {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, unique_id, test_name, status, failures
+    from verdict_tests{{ rr_end() }}
     insert into qa.rr_date_verdict_gates (
         invocation_id, kpi_date, gate, gate_order, tests_expected, tests_ran, tests_passed,
         tests_warned, tests_failed, first_failing_test
     )
-    {{ rr_verdict_ctes(catalog_id, w) }}
-    select
-        {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, tests_expected, tests_ran,
-        tests_passed, tests_warned, tests_failed, first_failing_test
-    from verdict_gates{{ rr_end() }}
-    insert into qa.rr_date_verdict_tests (
-        invocation_id, kpi_date, gate, gate_order, unique_id, test_name, status, failures
-    )
-    {{ rr_verdict_ctes(catalog_id, w) }}
-    select
-        {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, unique_id, test_name, status, failures
-    from verdict_tests{{ rr_end() }}
+    {{ rr_verdict_gates_sql(invocation_id) }}{{ rr_end() }}
     insert into qa.rr_date_verdicts (
         invocation_id, pipeline_run_id, evaluated_at, kpi_date, is_ok, reason, raw_load_id,
         last_built_at, tests_expected, tests_ran, tests_passed
     )
-    {{ rr_verdict_ctes(catalog_id, w) }}
+    {{ rr_verdict_ctes(catalog_id, w, 'dates') }}
     select
         {{ rr_sql_text(invocation_id) }}, {{ rr_sql_text(rr_pipeline_run_id()) }}, {{ rr_sql_timestamp(now) }},
         kpi_date, reason is null, reason, raw_load_id, last_built_at, tests_expected, tests_ran, tests_passed
