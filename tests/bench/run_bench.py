@@ -230,6 +230,7 @@ def bench_target(settings: Settings, data_dir: Path, args, work: Path) -> dict[s
         out["incremental_plans"] = postgres_plans(settings, env, work)
     with connect(settings, create=False) as wh:
         out["events"] = int(wh.scalar("select count(*) from raw.raw_rr_events"))
+        out["property_rows"] = int(wh.scalar("select count(*) from raw.raw_rr_item_properties"))
     return out
 
 
@@ -609,9 +610,14 @@ def summarize(result: dict[str, Any]) -> None:
 
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
+    # the data set's size: from the DuckDB reference steps, else from any warehouse's load
+    loaded = [result[t] for t in WAREHOUSES if isinstance(result.get(t), dict)]
+    events, properties = (
+        next((f"{n:,}" for n in [result.get(key), *(r.get(key) for r in loaded)] if n), "?")
+        for key in ("events", "property_rows")
+    )
     lines = [
-        f"# Benchmark, scale {result['scale']:g} ({result.get('events', '?')} events, "
-        f"{result.get('property_rows', '?')} property rows)",
+        f"# Benchmark, scale {result['scale']:g} ({events} events, {properties} property rows)",
         "",
         f"Machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, {m['processor']}, Python {m['python']}; "
         f"{result['started_at']}. Medians of up to 3 runs. Reproduce: `make bench SCALE={result['scale']:g}`.",
