@@ -29,9 +29,10 @@ DURATIONS = Path(__file__).with_name("durations.json")
 def pytest_collection_modifyitems(config, items) -> None:
     """The longest files first: make test hands whole files to its workers in this order
     (pytest-xdist --dist loadfile --no-loadscope-reorder), so the Spark and end-to-end files do
-    not start last and leave one worker running alone at the end. A file's weight is its recorded
-    duration (tests/durations.json), else its count of Spark tests, then of slow tests; the files
-    stay whole and each keeps its own test order."""
+    not start last and leave one worker running alone at the end. Files tests/durations.json does
+    not list yet come first (their length is unknown: a new Spark file must not start last), by
+    their counts of Spark tests, then of slow tests; then the listed ones by recorded seconds. The
+    files stay whole and each keeps its own test order."""
     import json
 
     recorded = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
@@ -39,11 +40,11 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
 
-    def weight(name: str) -> tuple[float, int, int]:
+    def weight(name: str) -> tuple[bool, float, int, int]:
         tests = files[name]
         spark = sum(1 for t in tests if t.get_closest_marker("spark"))
         slow = sum(1 for t in tests if t.get_closest_marker("slow"))
-        return (-recorded.get(name, 0.0), -spark, -slow)
+        return (name in recorded, -recorded.get(name, 0.0), -spark, -slow)
 
     items[:] = [item for name in sorted(files, key=weight) for item in files[name]]
 
@@ -57,14 +58,17 @@ def pytest_runtest_logreport(report) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """RR_TEST_DURATIONS_OUT=path (make test-durations): write each file's seconds, once, from the
-    process that saw every report (the xdist controller, or the only process)."""
+    """RR_TEST_DURATIONS_OUT=path (make test-durations): after a passing run, update each file's
+    seconds there (files this run did not touch keep theirs), once, from the process that saw
+    every report (the xdist controller, or the only process)."""
     out = os.environ.get("RR_TEST_DURATIONS_OUT")
-    if out and not hasattr(session.config, "workerinput") and _file_seconds:
+    if out and exitstatus == 0 and not hasattr(session.config, "workerinput") and _file_seconds:
         import json
 
-        durations = {name: round(seconds, 1) for name, seconds in sorted(_file_seconds.items())}
-        Path(out).write_text(json.dumps(durations, indent=1) + "\n")
+        path = Path(out)
+        durations = json.loads(path.read_text()) if path.exists() else {}
+        durations.update({name: round(seconds, 1) for name, seconds in _file_seconds.items()})
+        path.write_text(json.dumps(dict(sorted(durations.items())), indent=1) + "\n")
 
 
 def _pg_admin_settings() -> Settings:
