@@ -112,7 +112,7 @@ load: setup ## load the raw CSV files of RR_DATA_DIR into the warehouse (RR_TARG
 # ---------------------------------------------------------------------------------------------
 # Spark (RR_TARGET=spark; docs/spark.md)
 # ---------------------------------------------------------------------------------------------
-.PHONY: spark-up spark-down spark-status
+.PHONY: spark-up spark-down spark-status spark-migrate-history
 spark-up: setup ## start a local Spark Thrift Server (RR_SPARK_HOST:RR_SPARK_PORT, warehouse and metastore under RR_SPARK_DIR)
 	$(PY) -m seeds_loader spark up
 
@@ -121,6 +121,9 @@ spark-down: setup ## stop the local Spark Thrift Server that make spark-up start
 
 spark-status: setup ## is the local Spark Thrift Server running?
 	$(PY) -m seeds_loader spark status
+
+spark-migrate-history: setup ## once, after upgrading: partition a Spark run history (qa) written by an earlier version; nothing else may run
+	$(PY) -m exports.pipeline spark-migrate-history
 
 # ---------------------------------------------------------------------------------------------
 # dbt

@@ -435,13 +435,25 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(prog="python -m exports.pipeline", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["build", "report", "open", "demo", "check", "run-dag", "run-linux", "sql", "backfill"],
+        choices=[
+            "build",
+            "report",
+            "open",
+            "demo",
+            "check",
+            "run-dag",
+            "run-linux",
+            "sql",
+            "backfill",
+            "spark-migrate-history",
+        ],
         help="build: dbt build (DATE or START/END, LOOKBACK); report: the reports of DATE (or START "
         "to END); open: open the HTML report of DATE in a browser (else print its path); demo: build "
         "and report the last complete day; check: certification and latest reports; run-dag: one DAG "
         "run for DATE or START/END (the native Airflow when it runs, else airflow dags test); "
         "run-linux: load, build and report DATE (or START to END) without Airflow; sql: a SQL shell "
-        "on the warehouse; backfill: one ranged DAG run from START to END",
+        "on the warehouse; backfill: one ranged DAG run from START to END; spark-migrate-history: "
+        "partition a Spark run history written by an earlier version (once, nothing else running)",
     )
     args = parser.parse_args(argv)
     try:
@@ -461,6 +473,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             dates = env_dates(environ, required=True)
             assert dates is not None
             return backfill(settings, dates, reports_dir)
+        if args.command == "spark-migrate-history":
+            return run_dbt(settings, ["run-operation", "rr_partition_spark_history"])
         if args.command == "build":
             return build(settings, env_dates(environ), env_days("LOOKBACK", environ, 1))
         if args.command == "report":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,127 @@ def test_gate_kpi_range_catches_a_rate_above_one_on_spark(golden_builds):
             columns = ", ".join(wh.quote(c) for c in wh.columns(*table.split(".")))
             wh.execute(f"insert overwrite table {table} select {columns} from qa.saved_copy")
             wh.execute("drop table qa.saved_copy")
+
+
+def _recorded(spark, pipeline_run_id: str) -> dict[str, int]:
+    """Rows of one invocation (by its pipeline_run_id var) in each table of the run history."""
+    counts = {}
+    for table, condition in (
+        ("rr_invocations", "phase = 'start'"),
+        ("rr_invocations", "phase = 'end'"),
+        ("rr_node_results", "true"),
+        ("rr_model_builds", "true"),
+        ("rr_date_verdicts", "true"),
+    ):
+        counts[f"{table} {condition}"] = query(
+            spark,
+            f"select count(*) from qa.{table} where pipeline_run_id = %s and {condition}",
+            (pipeline_run_id,),
+        )[0][0]
+    return counts
+
+
+def test_every_model_built_on_four_threads_left_its_stamp(golden_builds):
+    """dbt's four threads on Spark append model stamps to qa.rr_model_builds side by side (each a
+    partition of its own, rr_append): the history keeps one stamp per model built."""
+    _, spark, _ = golden_builds
+    rows = query(
+        spark,
+        "select results.invocation_id, count(*), count(distinct builds.unique_id) "
+        "from qa.rr_node_results as results left join qa.rr_model_builds as builds "
+        "on builds.invocation_id = results.invocation_id and builds.unique_id = results.unique_id "
+        "where results.resource_type = 'model' and results.status = 'success' "
+        "group by results.invocation_id",
+    )
+    assert len(rows) == 2  # the ranged build and the daily build of the fixture
+    for _invocation, models, stamped in rows:
+        assert models > 15 and stamped == models
+
+
+PARALLEL_TASKS = ("stg_rr_events", "stg_rr_category_dim", "dim_rr_date")
+
+
+def test_parallel_tasks_record_every_row_of_the_run_history(golden_builds, tmp_path):
+    """Three dbt invocations at once on one Thrift Server, as parallel Airflow tasks run: their
+    on-run-start hooks find the history's views out of date and change them together, and all
+    append to the same history tables. Each invocation's rows are all kept (Spark's plain
+    appends lost rows, and CREATE OR REPLACE VIEW failed, when sessions raced)."""
+    _, spark, _ = golden_builds
+    views = ("qa.rr_date_certification", "qa.quality_check_runs")
+    with connect(spark) as wh:  # as after an upgrade of the project: every view's text changed
+        for view in views:
+            wh.execute(f"alter view {view} set tblproperties ('rr_definition' = 'an earlier version')")
+
+    def task(model: str):
+        return run_dbt(
+            spark,
+            "build",
+            "--select",
+            model,
+            vars={"target_date": D.isoformat(), "pipeline_run_id": f"parallel-{model}"},
+            target_path=tmp_path / model,
+            check=False,
+        )
+
+    with ThreadPoolExecutor(len(PARALLEL_TASKS)) as pool:
+        runs = dict(zip(PARALLEL_TASKS, pool.map(task, PARALLEL_TASKS), strict=True))
+    for model, run in runs.items():
+        assert run.ok, f"{model}:\n{run.output[-4000:]}"
+        recorded_nodes = [
+            r
+            for r in run.results
+            if r["unique_id"].split(".")[0] in ("model", "test", "seed", "snapshot", "unit_test")
+        ]
+        assert _recorded(spark, f"parallel-{model}") == {
+            "rr_invocations phase = 'start'": 1,
+            "rr_invocations phase = 'end'": 1,
+            "rr_node_results true": len(recorded_nodes),
+            "rr_model_builds true": 1,
+            "rr_date_verdicts true": 2,  # the window D-1 .. D
+        }, model
+        assert len(recorded_nodes) > 1, model  # the model and its tests
+    with connect(spark) as wh:
+        for view in views:  # changed in place, to this version's text
+            (prop,) = wh.query(f"show tblproperties {view} ('rr_definition')")
+            assert len(prop[1]) == 32 and prop[1] != "an earlier version", view
+    # the views answer: every test result of the three tasks is in the gate history
+    assert query(spark, "select count(*) from qa.quality_check_runs where dag_run_id like 'parallel-%'")[0][
+        0
+    ] == sum(len([r for r in run.results if r["unique_id"].startswith("test.")]) for run in runs.values())
+
+
+def test_a_run_history_of_an_earlier_version_is_refused_until_migrated(golden_builds, tmp_path):
+    """A Spark run history of an earlier version (plain Parquet tables): dbt refuses to run on it,
+    naming the migration; `make spark-migrate-history` keeps every row and the certification."""
+    _, spark, target = golden_builds
+    tables = (
+        "rr_invocations",
+        "rr_catalog",
+        "rr_model_builds",
+        "rr_node_results",
+        "rr_date_verdicts",
+        "rr_date_verdict_gates",
+        "rr_date_verdict_tests",
+    )
+    before = {t: query(spark, f"select count(*) from qa.{t}")[0][0] for t in tables}
+    certified = certification(spark)
+    with connect(spark) as wh:
+        for t in tables:  # the earlier layout: the same columns, no partition
+            columns = ", ".join(c for c in wh.columns("qa", t) if c != "rr_write_id")
+            wh.execute(f"create table qa.{t}__old using parquet as select {columns} from qa.{t}")
+            wh.execute(f"drop table qa.{t}")
+            wh.execute(f"alter table qa.{t}__old rename to qa.{t}")
+    run = run_dbt(spark, "build", "--select", "dim_rr_date", target_path=target, check=False)
+    assert not run.ok and "make spark-migrate-history" in run.output
+    assert query(spark, "select count(*) from qa.rr_invocations")[0][0] == before["rr_invocations"]
+    run_dbt(spark, "run-operation", "rr_partition_spark_history", target_path=target)
+    after = {t: query(spark, f"select count(*) from qa.{t}")[0][0] for t in tables}
+    assert after == before
+    with connect(spark) as wh:
+        for t in tables:
+            assert "rr_write_id" in wh.columns("qa", t), t
+            assert not wh.query(f"show tables in qa like '{t}__*'"), t
+    assert certification(spark) == certified
 
 
 # one gate each: gate_domain, gate_integrity, gate_rowcount (2015-09-12 missing) in one data set,

@@ -73,7 +73,9 @@ with
 
 project_catalog as (
 
-    select unique_id, name, gate, kind, model from qa.rr_catalog
+    {#- distinct: two invocations that start together may both record a new catalog (Spark has no
+        lock to serialise them); its entries are the same rows -#}
+    select distinct unique_id, name, gate, kind, model from qa.rr_catalog
     where catalog_id = {{ rr_sql_text(catalog_id) }}
 
 ),
@@ -379,32 +381,33 @@ verdict_dates as (
         from the gates. -#}
     {%- set now = rr_utc_now() -%}
     {{ rr_verdict_planner_settings() }}
-    insert into qa.rr_date_verdict_tests (
-        invocation_id, kpi_date, gate, gate_order, unique_id, test_name, status, failures
-    )
+    {% call rr_append('qa.rr_date_verdict_tests', [
+        'invocation_id', 'kpi_date', 'gate', 'gate_order', 'unique_id', 'test_name', 'status', 'failures'],
+        'verdict') -%}
     {{ rr_verdict_ctes(catalog_id, w, 'tests') }}
     select
         {{ rr_sql_text(invocation_id) }}, kpi_date, gate, gate_order, unique_id, test_name, status, failures
-    from verdict_tests{{ rr_end() }}
-    insert into qa.rr_date_verdict_gates (
-        invocation_id, kpi_date, gate, gate_order, tests_expected, tests_ran, tests_passed,
-        tests_warned, tests_failed, first_failing_test
-    )
-    {{ rr_verdict_gates_sql(invocation_id) }}{{ rr_end() }}
-    insert into qa.rr_date_verdicts (
-        invocation_id, pipeline_run_id, evaluated_at, kpi_date, is_ok, reason, raw_load_id,
-        last_built_at, tests_expected, tests_ran, tests_passed
-    )
+    from verdict_tests
+    {%- endcall %}{{ rr_end() }}
+    {% call rr_append('qa.rr_date_verdict_gates', [
+        'invocation_id', 'kpi_date', 'gate', 'gate_order', 'tests_expected', 'tests_ran', 'tests_passed',
+        'tests_warned', 'tests_failed', 'first_failing_test'], 'verdict') -%}
+    {{ rr_verdict_gates_sql(invocation_id) }}
+    {%- endcall %}{{ rr_end() }}
+    {% call rr_append('qa.rr_date_verdicts', [
+        'invocation_id', 'pipeline_run_id', 'evaluated_at', 'kpi_date', 'is_ok', 'reason', 'raw_load_id',
+        'last_built_at', 'tests_expected', 'tests_ran', 'tests_passed'], 'verdict') -%}
     {{ rr_verdict_ctes(catalog_id, w, 'dates') }}
     select
         {{ rr_sql_text(invocation_id) }}, {{ rr_sql_text(rr_pipeline_run_id()) }}, {{ rr_sql_timestamp(now) }},
         kpi_date, reason is null, reason, raw_load_id, last_built_at, tests_expected, tests_ran, tests_passed
     from verdict_dates
+    {%- endcall %}
 {%- endmacro %}
 
 
 {% macro rr_create_certification_views() -%}
-    create or replace view qa.rr_date_certification as
+    {% call rr_view('qa', 'rr_date_certification') -%}
     with
 
     spine as (
@@ -421,7 +424,7 @@ verdict_dates as (
 
     latest_catalog as (
 
-        select catalog.unique_id
+        select distinct catalog.unique_id
         from qa.rr_catalog as catalog
         where catalog.kind = 'certified_model'
             and catalog.catalog_id = (
@@ -534,12 +537,13 @@ verdict_dates as (
     from with_history
     left join dates as earliest
         on earliest.kpi_date = with_history.first_uncertified_date
+    {%- endcall %}
 {%- endmacro %}
 
 
 {% macro rr_create_quality_check_runs_view() -%}
     {#- The original project's gate history (REFERENCE.md), by its column names. -#}
-    create or replace view qa.quality_check_runs as
+    {% call rr_view('qa', 'quality_check_runs') -%}
     select
         results.invocation_id || '/' || results.name as id,
         results.completed_at as checked_at,
@@ -561,6 +565,7 @@ verdict_dates as (
         results.invocation_id
     from qa.rr_node_results as results
     where results.resource_type = 'test'
+    {%- endcall %}
 {%- endmacro %}
 
 

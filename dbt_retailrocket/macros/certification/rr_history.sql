@@ -111,15 +111,87 @@
 {%- endmacro %}
 
 
-{% macro rr_table_format() -%}
-    {#- The history tables' format: Parquet on Spark, whatever the server's default (Spark 3 makes
-        Hive text tables, which a message with a line break would split). -#}
-    {{- return(adapter.dispatch('rr_table_format')()) -}}
+{% macro rr_history_table() -%}
+    {#- The end of a history table's DDL, after its last column: the closing parenthesis, and on
+        Spark the format (Parquet whatever the server's default: Spark 3 makes Hive text tables,
+        which a message with a line break would split) and the partition each append writes
+        (rr_append). -#}
+    {{- adapter.dispatch('rr_history_table')() -}}
 {%- endmacro %}
 
-{% macro default__rr_table_format() -%}{%- endmacro %}
+{% macro default__rr_history_table() -%}
+    )
+{%- endmacro %}
 
-{% macro spark__rr_table_format() -%} using parquet{%- endmacro %}
+{% macro spark__rr_history_table() -%}
+    ,
+        rr_write_id varchar(200) not null
+    ) using parquet
+    options (partitionOverwriteMode 'dynamic')
+    partitioned by (rr_write_id)
+{%- endmacro %}
+
+
+{% macro rr_append(table, columns, write_key) -%}
+    {#- The one way rows are appended to the run history: `{% call rr_append('qa.t', [columns],
+        key) %} select ... {% endcall %}`, the block giving the rows in the order of `columns`.
+        `key` names this append within the invocation (unique per table and invocation).
+
+        Spark: concurrent INSERT INTOs of one Parquet table share its _temporary folder, and the
+        first to commit deletes the others' files (measured: 8 parallel appends of 3 rows kept
+        18 to 21 of 24 rows, some with an error, some silently). Each append is therefore a
+        dynamic partition overwrite of a partition no other append writes
+        (rr_write_id = invocation id + key), staged in a folder of its own job: parallel Airflow
+        tasks and dbt threads append safely. -#}
+    {{- adapter.dispatch('rr_append')(table, columns, write_key, caller()) -}}
+{%- endmacro %}
+
+{% macro default__rr_append(table, columns, write_key, rows) -%}
+    insert into {{ table }} ({{ columns | join(', ') }})
+    {{ rows }}
+{%- endmacro %}
+
+{% macro spark__rr_append(table, columns, write_key, rows) -%}
+    insert overwrite table {{ table }} partition (rr_write_id) ({{ columns | join(', ') }}, rr_write_id)
+    select rr_rows.*, {{ rr_sql_text(invocation_id ~ '.' ~ write_key) }}
+    from (
+    {{ rows }}
+    ) as rr_rows
+{%- endmacro %}
+
+
+{% macro rr_view(schema, name) -%}
+    {#- The one way the history's views are (re)defined: `{% call rr_view('qa', 'v') %} select ...
+        {% endcall %}`, a statement of an on-run-start hook (rr_statements).
+
+        Spark: two sessions running CREATE OR REPLACE VIEW of one view together fail ("already
+        exists", "cannot be found"), and so does a query reading the view meanwhile: parallel
+        Airflow tasks start together. The view is created only when missing (CREATE VIEW IF NOT
+        EXISTS) and changed in place (ALTER VIEW AS) only when its text changed, the text's md5
+        kept as a property of the view; both are safe when sessions race (measured). -#}
+    {{- adapter.dispatch('rr_view')(schema, name, caller()) -}}
+{%- endmacro %}
+
+{% macro default__rr_view(schema, name, sql) -%}
+    create or replace view {{ schema }}.{{ name }} as
+    {{ sql }}
+{%- endmacro %}
+
+{% macro spark__rr_view(schema, name, sql) -%}
+    {%- set definition = local_md5(sql) -%}
+    {%- set relation = schema ~ '.' ~ name -%}
+    {%- if rr_relation_type(schema, name) is none -%}
+    create view if not exists {{ relation }} tblproperties ('rr_definition' = '{{ definition }}') as
+    {{ sql }}
+    {%- else -%}
+        {%- set found = run_query("show tblproperties " ~ relation ~ " ('rr_definition')") -%}
+        {%- if found.rows | length == 0 or found.rows[0][1] != definition %}
+    alter view {{ relation }} as
+    {{ sql }}{{ rr_end() }}
+    alter view {{ relation }} set tblproperties ('rr_definition' = '{{ definition }}')
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
 
 
 {% macro rr_end() -%}
@@ -209,7 +281,7 @@
         raw_load_id bigint,
         catalog_id varchar(32),
         dbt_version varchar(32)
-    ){{ rr_table_format() }}{{ rr_end() }}
+    {{ rr_history_table() }}{{ rr_end() }}
     create table if not exists qa.rr_catalog (
         catalog_id varchar(32) not null,
         kind varchar(16) not null,
@@ -217,7 +289,7 @@
         name varchar(512) not null,
         gate varchar(64),
         model varchar(512)
-    ){{ rr_table_format() }}{{ rr_end() }}
+    {{ rr_history_table() }}{{ rr_end() }}
     create table if not exists qa.rr_model_builds (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -230,7 +302,7 @@
         built_at timestamp not null,
         on_certified_history boolean not null,
         first_uncertified_date date
-    ){{ rr_table_format() }}{{ rr_end() }}
+    {{ rr_history_table() }}{{ rr_end() }}
     create table if not exists qa.rr_node_results (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -249,7 +321,7 @@
         window_start date,
         window_end date,
         sample_rows {{ dbt.type_string() }}
-    ){{ rr_table_format() }}{{ rr_end() }}
+    {{ rr_history_table() }}{{ rr_end() }}
     create table if not exists qa.rr_date_verdicts (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -262,7 +334,7 @@
         tests_expected integer not null,
         tests_ran integer not null,
         tests_passed integer not null
-    ){{ rr_table_format() }}{{ rr_end() }}
+    {{ rr_history_table() }}{{ rr_end() }}
     create table if not exists qa.rr_date_verdict_gates (
         invocation_id varchar(64) not null,
         kpi_date date not null,
@@ -274,7 +346,7 @@
         tests_warned integer not null,
         tests_failed integer not null,
         first_failing_test varchar(512)
-    ){{ rr_table_format() }}{{ rr_end() }}
+    {{ rr_history_table() }}{{ rr_end() }}
     create table if not exists qa.rr_date_verdict_tests (
         invocation_id varchar(64) not null,
         kpi_date date not null,
@@ -284,7 +356,7 @@
         test_name varchar(512) not null,
         status varchar(32),
         failures bigint
-    ){{ rr_table_format() }}
+    {{ rr_history_table() }}
 {%- endmacro %}
 
 
@@ -300,6 +372,62 @@
             {% do run_query('drop table qa.quality_check_runs') %}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_history_tables() -%}
+    {{- return(['rr_invocations', 'rr_catalog', 'rr_model_builds', 'rr_node_results', 'rr_date_verdicts',
+        'rr_date_verdict_gates', 'rr_date_verdict_tests']) -}}
+{%- endmacro %}
+
+
+{% macro rr_history_is_partitioned(name) -%}
+    {#- Spark: does qa.<name> have the partition each append writes (rr_history_table)? -#}
+    {%- set described = run_query('describe table qa.' ~ name) -%}
+    {{- return(described.rows | selectattr(0, 'equalto', 'rr_write_id') | list | length > 0) -}}
+{%- endmacro %}
+
+
+{% macro default__rr_check_history_format() -%}{%- endmacro %}
+
+{% macro spark__rr_check_history_format() -%}
+    {#- A run history written before appends became partitions (one plain Parquet table each)
+        would take no partitioned append: refused, naming the one-off migration. -#}
+    {%- if rr_relation_type('qa', 'rr_invocations') == 'BASE TABLE' and not rr_history_is_partitioned('rr_invocations') -%}
+        {%- do exceptions.raise_compiler_error(
+            'the run history in schema qa was written by an earlier version of this project (its '
+            ~ 'tables are not partitioned by rr_write_id, which parallel writers need on Spark): '
+            ~ 'run `make spark-migrate-history` once (dbt run-operation rr_partition_spark_history), '
+            ~ 'with no dbt run and no DAG run going on; it keeps every row') -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro rr_partition_spark_history() -%}
+    {#- One-off operation: the run history of an earlier version (plain Parquet tables) copied into
+        tables partitioned by rr_write_id; the old rows keep rr_write_id 'before-partitioning'.
+        Each old table is renamed first, then copied, then dropped: run again after a failure,
+        it finishes the copy (the partition is overwritten, never doubled). -#}
+    {%- if target.type != 'spark' -%}
+        {{ log('the run history is partitioned only on Spark: nothing to do on ' ~ target.type, info=True) }}
+        {{ return('') }}
+    {%- endif -%}
+    {%- for name in rr_history_tables() -%}
+        {%- if rr_relation_type('qa', name) == 'BASE TABLE' and not rr_history_is_partitioned(name) -%}
+            {%- if rr_relation_type('qa', name ~ '__unpartitioned') is not none -%}
+                {%- do exceptions.raise_compiler_error('qa.' ~ name ~ ' and qa.' ~ name ~ '__unpartitioned both exist and neither is partitioned: move one aside by hand') -%}
+            {%- endif -%}
+            {%- do run_query('alter table qa.' ~ name ~ ' rename to qa.' ~ name ~ '__unpartitioned') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do rr_statements(rr_create_history_tables()) -%}
+    {%- for name in rr_history_tables() if rr_relation_type('qa', name ~ '__unpartitioned') is not none -%}
+        {%- do run_query('insert overwrite table qa.' ~ name ~ ' partition (rr_write_id) select *, '
+            ~ "'before-partitioning' from qa." ~ name ~ '__unpartitioned') -%}
+        {%- set copied = run_query('select count(*) from qa.' ~ name ~ " where rr_write_id = 'before-partitioning'").rows[0][0] -%}
+        {%- do run_query('drop table qa.' ~ name ~ '__unpartitioned') -%}
+        {{ log('qa.' ~ name ~ ': ' ~ copied ~ ' rows of the earlier history kept, now partitioned by rr_write_id', info=True) }}
+    {%- endfor -%}
 {%- endmacro %}
 
 
@@ -320,6 +448,7 @@
             ~ '(python -m seeds_loader load); nothing is built on raw data no load describes') -%}
     {%- endif -%}
     {%- do rr_migrate_legacy_history() -%}
+    {%- do adapter.dispatch('rr_check_history_format')() -%}
     {%- set catalog = rr_catalog() -%}
     {%- set has_raw = rr_raw_bookkeeping_exists() -%}
     {%- if not has_raw -%}
@@ -335,7 +464,7 @@
         hundred rows costs Spark about 20 s on every invocation (the guard below stays for
         PostgreSQL's concurrent tasks) -#}
     {%- if not rr_catalog_recorded(catalog.id) %}
-    insert into qa.rr_catalog (catalog_id, kind, unique_id, name, gate, model)
+    {% call rr_append('qa.rr_catalog', ['catalog_id', 'kind', 'unique_id', 'name', 'gate', 'model'], 'catalog') -%}
     select catalog_id, kind, unique_id, name, gate, model
     from (
         {%- for e in catalog.entries %}
@@ -345,7 +474,8 @@
         {%- if not loop.last %} union all{% endif -%}
         {%- endfor %}
     ) as entries
-    where not exists (select 1 from qa.rr_catalog where catalog_id = {{ rr_sql_text(catalog.id) }}){{ rr_end() }}
+    where not exists (select 1 from qa.rr_catalog where catalog_id = {{ rr_sql_text(catalog.id) }})
+    {%- endcall %}{{ rr_end() }}
     {%- endif %}
     {{ rr_invocation_row('start', catalog.id) }}
 {%- endmacro %}
@@ -362,16 +492,16 @@
     {#- This invocation's 'start' or 'end' row: its window and the raw load id seen now. -#}
     {%- set target_date = rr_target_date() -%}
     {%- set w = rr_window(true) -%}
-    insert into qa.rr_invocations (
-        invocation_id, phase, recorded_at, pipeline_run_id, command, target_date, lookback_days,
-        window_start, window_end, window_note, raw_load_id, catalog_id, dbt_version
-    )
+    {% call rr_append('qa.rr_invocations', [
+        'invocation_id', 'phase', 'recorded_at', 'pipeline_run_id', 'command', 'target_date', 'lookback_days',
+        'window_start', 'window_end', 'window_note', 'raw_load_id', 'catalog_id', 'dbt_version'], phase) -%}
     select
         {{ rr_sql_text(invocation_id) }}, {{ rr_sql_text(phase) }}, {{ rr_sql_timestamp(rr_utc_now()) }},
         {{ rr_sql_text(rr_pipeline_run_id()) }}, {{ rr_sql_text(flags.WHICH) }},
         {{ rr_sql_date(target_date) }}, {{ rr_lookback_days() if target_date is not none else 'cast(null as integer)' }},
         {{ rr_sql_date(w.start) }}, {{ rr_sql_date(w.end) }}, {{ rr_sql_text(var('window_note', none) or none) }},
         {{ rr_current_raw_load_id_sql() }}, {{ rr_sql_text(catalog_id) }}, {{ rr_sql_text(dbt_version) }}
+    {%- endcall %}
 {%- endmacro %}
 
 
@@ -408,10 +538,10 @@
     {%- set w = rr_window(true) if incremental else {'start': none, 'end': none} -%}
     {%- set full_build = not incremental -%}
     {%- set checks_history = w.start is not none and rr_raw_bookkeeping_exists() and config.get('materialized') == 'incremental' -%}
-    insert into qa.rr_model_builds (
-        invocation_id, pipeline_run_id, unique_id, model, materialized, is_full_build,
-        window_start, window_end, built_at, on_certified_history, first_uncertified_date
-    )
+    {% call rr_append('qa.rr_model_builds', [
+        'invocation_id', 'pipeline_run_id', 'unique_id', 'model', 'materialized', 'is_full_build',
+        'window_start', 'window_end', 'built_at', 'on_certified_history', 'first_uncertified_date'],
+        'build.' ~ model.unique_id) -%}
     select
         {{ rr_sql_text(invocation_id) }}, {{ rr_sql_text(rr_pipeline_run_id()) }},
         {{ rr_sql_text(model.unique_id) }}, {{ rr_sql_text(model.name) }},
@@ -427,6 +557,7 @@
         {%- else %}
         true, cast(null as date)
         {%- endif %}
+    {%- endcall %}
 {%- endmacro %}
 
 
@@ -493,14 +624,14 @@
     {%- endfor -%}
     {%- set catalog = rr_catalog() -%}
     {%- if rows | length > 0 %}
-    insert into qa.rr_node_results (
-        invocation_id, pipeline_run_id, unique_id, name, resource_type, gate, model, status,
-        failures, message, started_at, completed_at, execution_seconds, target_date,
-        window_start, window_end, sample_rows
-    )
+    {% call rr_append('qa.rr_node_results', [
+        'invocation_id', 'pipeline_run_id', 'unique_id', 'name', 'resource_type', 'gate', 'model', 'status',
+        'failures', 'message', 'started_at', 'completed_at', 'execution_seconds', 'target_date',
+        'window_start', 'window_end', 'sample_rows'], 'results') -%}
     {#- one VALUES list: Spark analyses a union of a hundred one-row selects in seconds -#}
     values
-    {{ rows | join(',\n    ') }}{{ rr_end() }}
+    {{ rows | join(',\n    ') }}
+    {%- endcall %}{{ rr_end() }}
     {%- endif %}
     {{ rr_invocation_row('end', catalog.id) }}
     {%- if ns.checked and rr_raw_bookkeeping_exists() %}{{ rr_end() }}
