@@ -269,10 +269,10 @@ def test_max_active_tasks_depends_on_the_warehouse(duckdb_module, postgres_modul
     assert duckdb_module.SETTINGS.target == "duckdb"
     assert postgres_module.SETTINGS.target == "postgres"
     assert spark_module.SETTINGS.target == "spark"
-    # one writer at a time on the embedded DuckDB file and on Spark's Parquet history tables;
-    # PostgreSQL runs dbt tasks side by side
+    # one writer at a time on the embedded DuckDB file; PostgreSQL and a Spark Thrift Server run
+    # dbt tasks side by side (on Spark each append to the run history is a partition of its own)
     assert duckdb_module.dag.max_active_tasks == 1
-    assert spark_module.dag.max_active_tasks == 1
+    assert spark_module.dag.max_active_tasks > 1
     assert postgres_module.dag.max_active_tasks > 1
     assert "duckdb" in duckdb_module.dag.tags and "postgres" in postgres_module.dag.tags
     assert "spark" in spark_module.dag.tags
@@ -281,6 +281,14 @@ def test_max_active_tasks_depends_on_the_warehouse(duckdb_module, postgres_modul
     build = spark_module.dag.get_task("dbt.stg_rr_events_model_build")
     assert build.profile_config.target_name == "spark"
     assert build.env["RR_TARGET"] == "spark"
+
+
+def test_a_local_spark_session_runs_one_task_at_a_time(parse_dirs):
+    """RR_SPARK_METHOD=session: each task starts its own Spark on one Derby metastore, which
+    admits one process."""
+    env = {**parse_env(*parse_dirs, "spark"), "RR_SPARK_METHOD": "session"}
+    env["RR_SPARK_DIR"] = str(parse_dirs[1] / "spark")
+    assert import_dag_module(env).dag.max_active_tasks == 1
 
 
 def test_one_cosmos_task_per_dbt_node(dag, manifest):
