@@ -129,15 +129,18 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
         )
         if found:
             window, note = (found[0][0], found[0][1]), found[0][2]
+        # the warnings the verdict counted for d (a window test's failing rows placed on their
+        # dates count on those dates only: macros/certification, rr_failing_dates)
         warnings = [
             (name, model, None if failures is None else int(failures))
             for name, model, failures in wh.query(
-                "select distinct results.name, results.model, results.failures "
-                "from qa.rr_node_results as results "
-                "where results.pipeline_run_id = %s and results.status = 'warn' "
-                "and (results.window_start is null or results.window_start <= %s) "
-                "and (results.window_end is null or %s <= results.window_end) order by 1, 2, 3",
-                (run_id, d, d),
+                "select distinct tests.test_name, catalog.model, tests.failures "
+                "from qa.rr_date_verdict_tests as tests "
+                "left join qa.rr_catalog as catalog "
+                "on catalog.unique_id = tests.unique_id and catalog.kind = 'gate_test' "
+                "where tests.invocation_id = %s and tests.kpi_date = %s and tests.status = 'warn' "
+                "order by 1, 2, 3",
+                (invocation_id, d),
             )
         ]
     changes = None

@@ -140,6 +140,30 @@ def test_reports_hold_exactly_the_golden_values(target, golden_builds, tmp_path)
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_a_window_warning_counts_against_its_own_date_only(target, golden_builds, tmp_path):
+    """The full build checked every date in one invocation, and the volume band warned on one row:
+    2015-09-15 (36 events against 1..4 on the days before). That row names its date, so the
+    verdict of 2015-09-14 counts the test as passed with 0 rows, and its summary shows no warning
+    (as a daily run of 2015-09-14, whose window ends before the 15th, shows none)."""
+    settings, _ = golden_builds[target]
+    assert query(settings, "select kpi_date, failures from qa.rr_node_failing_dates") == [(D, 1)]
+    counted = query(
+        settings,
+        "select kpi_date, status, failures from qa.rr_date_verdict_tests "
+        "where test_name = 'rr_daily_volume_within_band_stg_rr_events_event_date' and kpi_date >= %s "
+        "order by kpi_date",
+        (D - dt.timedelta(days=1),),
+    )
+    assert counted == [(D - dt.timedelta(days=1), "pass", 0), (D, "warn", 1)]
+    day_before = D - dt.timedelta(days=1)
+    export_reports(settings, day_before, tmp_path)
+    summary = read(tmp_path / f"rr_pipeline_summary_{day_before}.txt")
+    assert not [line for line in summary.splitlines() if line.split()[:1] == ["warn"]], summary
+    assert "rr_daily_volume_within_band_stg_rr_events_event_date=PASS (rows=0)" in summary.splitlines()
+    assert re.search(r"(?m)^  gate_rowcount\s+PASS\s", summary), summary
+
+
 def test_same_data_same_bytes_on_both_warehouses_and_on_reruns(golden_builds, tmp_path):
     duck, pg = golden_builds["duckdb"][0], golden_builds["postgres"][0]
     export_reports(duck, D, tmp_path / "a")

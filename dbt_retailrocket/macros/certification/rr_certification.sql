@@ -11,7 +11,8 @@
            every date before its window was certified;
        and every test of every quality gate (the complete set, from the manifest) has a result
        covering D, from such an invocation, that started after those builds and passed (`warn`
-       allowed: the volume band).
+       allowed: the volume band). A result whose failing rows were placed on their dates
+       (rr_failing_dates) failed or warned only on those dates, and passed on the others.
     2. The live view qa.rr_date_certification: D is certified now when its latest verdict is OK,
        no certified model was rebuilt for D since, the raw data D depends on did not change
        since, and every earlier date is certified too (a date's cohorts and CRM histories read
@@ -221,13 +222,27 @@ test_checks_after as (
 
 ),
 
+attributed_results as (
+
+    -- results whose failing rows were placed on their dates (rr_failing_dates)
+    select distinct invocation_id, unique_id from qa.rr_node_failing_dates
+
+),
+
 ranked_results as (
 
+    -- a result placed on its dates counts as a pass, 0 failing rows, on every other date
     select
         dates.kpi_date,
         results.unique_id,
-        results.status,
-        results.failures,
+        case
+            when attributed.unique_id is not null and on_date.kpi_date is null then 'pass'
+            else results.status
+        end as status,
+        case
+            when attributed.unique_id is not null then coalesce(on_date.failures, 0)
+            else results.failures
+        end as failures,
         row_number() over (
             partition by dates.kpi_date, results.unique_id order by results.started_at desc
         ) as recency
@@ -244,6 +259,12 @@ ranked_results as (
         and invocations.raw_load_id >= dates.raw_load_id
         and (invocations.window_start is null or invocations.window_start <= dates.kpi_date)
         and (invocations.window_end is null or dates.kpi_date <= invocations.window_end)
+    left join attributed_results as attributed
+        on attributed.invocation_id = results.invocation_id and attributed.unique_id = results.unique_id
+    left join qa.rr_node_failing_dates as on_date
+        on on_date.invocation_id = results.invocation_id
+        and on_date.unique_id = results.unique_id
+        and on_date.kpi_date = dates.kpi_date
 
 ),
 

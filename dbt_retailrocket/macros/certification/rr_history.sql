@@ -11,6 +11,9 @@
                            killed run can never leave the history claiming less than happened
       qa.rr_node_results   every node result (models, tests, seeds, snapshots, unit tests) of an
                            invocation, with timings and up to 5 failing rows (sample_rows, JSON)
+      qa.rr_node_failing_dates  for a failed or warned test whose failing rows name their date
+                           (meta rr_failing_rows_date): its failing rows per date, so that the
+                           verdict counts them against those dates only
       qa.rr_date_verdicts  the certification verdict of each date an invocation checked
       qa.rr_date_verdict_gates  ... and its tests expected / ran / passed per gate
       qa.rr_date_verdict_tests  ... and the result of each gate test it counted (the
@@ -322,6 +325,12 @@
         window_end date,
         sample_rows {{ dbt.type_string() }}
     {{ rr_history_table() }}{{ rr_end() }}
+    create table if not exists qa.rr_node_failing_dates (
+        invocation_id varchar(64) not null,
+        unique_id varchar(512) not null,
+        kpi_date date not null,
+        failures bigint not null
+    {{ rr_history_table() }}{{ rr_end() }}
     create table if not exists qa.rr_date_verdicts (
         invocation_id varchar(64) not null,
         pipeline_run_id varchar(250) not null,
@@ -376,8 +385,8 @@
 
 
 {% macro rr_history_tables() -%}
-    {{- return(['rr_invocations', 'rr_catalog', 'rr_model_builds', 'rr_node_results', 'rr_date_verdicts',
-        'rr_date_verdict_gates', 'rr_date_verdict_tests']) -}}
+    {{- return(['rr_invocations', 'rr_catalog', 'rr_model_builds', 'rr_node_results', 'rr_node_failing_dates',
+        'rr_date_verdicts', 'rr_date_verdict_gates', 'rr_date_verdict_tests']) -}}
 {%- endmacro %}
 
 
@@ -577,6 +586,26 @@
 {%- endmacro %}
 
 
+{% macro rr_failing_dates(res) -%}
+    {#- A failed or warned test whose failing rows name their date (its config's meta
+        rr_failing_rows_date: the column): [[date, failing rows], ...]; none for any other result. -#}
+    {%- set column = (res.node.config.meta or {}).get('rr_failing_rows_date') -%}
+    {%- if not column or (res.status | string) not in ('fail', 'warn') or not res.node.compiled_code -%}{{ return(none) }}{%- endif -%}
+    {%- set found = run_query(
+        'select cast(' ~ column ~ ' as date), count(*) from (' ~ res.node.compiled_code
+        ~ ') as failing_rows group by cast(' ~ column ~ ' as date)') -%}
+    {%- set dates = [] -%}
+    {%- for row in found.rows -%}
+        {%- if row[0] is none -%}
+            {#- a failing row without a date cannot be placed: the result counts against every date -#}
+            {{ return(none) }}
+        {%- endif -%}
+        {%- do dates.append([row[0], row[1] | int]) -%}
+    {%- endfor -%}
+    {{- return(dates) -}}
+{%- endmacro %}
+
+
 {% macro rr_timing(res, phase, bound) -%}
     {%- for t in res.timing if t.name == phase -%}
         {%- if loop.first -%}{{ return(t[bound]) }}{%- endif -%}
@@ -597,6 +626,7 @@
     {%- set target_date = rr_target_date() -%}
     {%- set w = rr_window(true) -%}
     {%- set rows = [] -%}
+    {%- set failing_dates = [] -%}
     {%- set ns = namespace(checked=false) -%}
     {%- for res in results if res.node.resource_type in ('model', 'test', 'seed', 'snapshot', 'unit_test') -%}
         {%- if res.node.resource_type in ('model', 'test') -%}{%- set ns.checked = true -%}{%- endif -%}
@@ -621,6 +651,10 @@
         )
         {%- endset -%}
         {%- do rows.append(row) -%}
+        {%- for dated in (rr_failing_dates(res) if res.node.resource_type == 'test' else none) or [] -%}
+            {%- do failing_dates.append('(' ~ rr_sql_text(invocation_id) ~ ', ' ~ rr_sql_text(res.node.unique_id)
+                ~ ', ' ~ rr_sql_date(dated[0]) ~ ', cast(' ~ dated[1] ~ ' as bigint))') -%}
+        {%- endfor -%}
     {%- endfor -%}
     {%- set catalog = rr_catalog() -%}
     {%- if rows | length > 0 %}
@@ -631,6 +665,12 @@
     {#- one VALUES list: Spark analyses a union of a hundred one-row selects in seconds -#}
     values
     {{ rows | join(',\n    ') }}
+    {%- endcall %}{{ rr_end() }}
+    {%- endif %}
+    {%- if failing_dates | length > 0 %}
+    {% call rr_append('qa.rr_node_failing_dates', ['invocation_id', 'unique_id', 'kpi_date', 'failures'], 'failing-dates') -%}
+    values
+    {{ failing_dates | join(',\n    ') }}
     {%- endcall %}{{ rr_end() }}
     {%- endif %}
     {{ rr_invocation_row('end', catalog.id) }}

@@ -1,8 +1,12 @@
 {#- gate_rowcount (meant as a warning): the row count of each date in the run window lies within
     [low, high] x the median row count of the `trailing_days` dates before it (vars
     volume_band_low_ratio, volume_band_high_ratio, volume_trailing_days). Dates with fewer than
-    `min_history_days` earlier dates are not judged. Fails one row per date outside the band. -#}
+    `min_history_days` earlier dates are not judged. Fails one row per date outside the band,
+    counted against that date alone (meta rr_failing_rows_date). -#}
 {% test rr_daily_volume_within_band(model, column_name, min_history_days=7) %}
+{#- each failing row names its date: the verdict counts it against that date only, so a ranged run
+    and the daily runs of its dates agree (rr_failing_dates) -#}
+{{ config(meta={'rr_failing_rows_date': 'volume_date'}) }}
 {%- set trailing_days = var('volume_trailing_days') | int -%}
 {%- set low = var('volume_band_low_ratio') | float -%}
 {%- set high = var('volume_band_high_ratio') | float -%}
