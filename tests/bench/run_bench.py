@@ -532,6 +532,13 @@ def bench_spark(base: Settings, bench_dir: Path, data_dir: Path, args, work: Pat
                 dags_test_seconds(settings, data_dir, work, {"target_date": MID_DATE}), 2
             )
             out["daily_dags_test_ratio"] = round(out["daily_dags_test_s"] / out["daily_direct_s"], 2)
+            if args.scheduler:  # tasks side by side (airflow dags test runs one at a time)
+                print("  ... and through the native Airflow's scheduler ...", flush=True)
+                try:
+                    out["daily_scheduler_s"] = round(scheduler_seconds(settings, data_dir, work, MID_DATE), 2)
+                    out["daily_scheduler_ratio"] = round(out["daily_scheduler_s"] / out["daily_direct_s"], 2)
+                except Exception as exc:  # measured when it can be; the reason is kept
+                    out["daily_scheduler_error"] = str(exc)[-2000:]
     finally:
         done.set()
         sampler.join()
@@ -636,6 +643,7 @@ def markdown(result: dict[str, Any]) -> str:
         ("full build per million events (s)", "full_build_s_per_million_events"),
         ("one date built and exported directly, run-linux (s)", "daily_direct_s"),
         ("the same date, `airflow dags test` (s)", "daily_dags_test_s"),
+        ("the same date, the native Airflow's scheduler, tasks side by side (s)", "daily_scheduler_s"),
         ("Spark Thrift Server: start-up (s)", "server_start_s"),
         ("Spark Thrift Server: peak memory (MB)", "server_peak_rss_mb"),
     ]
