@@ -10,6 +10,8 @@ parallel), on the hand-made golden data set, and drives it as an operator would:
    for it also starts the scheduled run of the last 09:00 KST, which must stop in
    check_raw_freshness (the golden data end on 2015-09-15) with nothing downstream run;
 3. a run triggered through the CLI (`airflow dags trigger --conf`);
+   then `airflow backfill create` of two logical dates, one run at a time, each reporting the
+   Asia/Seoul day before its logical date;
 4. a run with an invalid conf.target_date: fails in its first task, nothing downstream runs;
 5. a run on corrupted raw data: fails at its gate, no report of the date is left, and the failing
    gate is named in the task's log;
@@ -46,6 +48,11 @@ OPS = ROOT / "airflow" / "ops"
 NATIVE = OPS / "native.py"
 D = dt.date(2015, 9, 15)  # the last date of the golden data (partial: the data end inside it)
 D_CLI = dt.date(2015, 9, 14)
+# `airflow backfill create` of two logical dates: each run reports the Asia/Seoul day before its own
+BACKFILL_LOGICAL = (
+    pendulum.datetime(2015, 9, 15, 9, tz="Asia/Seoul"),
+    pendulum.datetime(2015, 9, 16, 9, tz="Asia/Seoul"),
+)
 V4_VIEW_ON_D = f"{kst_ms('2015-09-15', '11:00:00')},4,view,200,"
 RUN_TIMEOUT = 900
 
@@ -103,6 +110,15 @@ def _wait(session: Session, run_id: str) -> Run:
     run = session.client.wait(run_id, RUN_TIMEOUT, poll=3)
     states = {t["task_id"]: str(t["state"]) for t in session.client.task_instances(run_id)}
     return Run(run_id, run["state"], run["run_type"], states, time.monotonic() - started)
+
+
+def _airflow_cli(session: Session, *args: str) -> str:
+    """`airflow <args>` against the session's Airflow (its metadata database); must succeed."""
+    done = subprocess.run(
+        [str(AIRFLOW), *args], env=session.env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
 
 
 def _reports(reports_dir: Path, d: dt.date) -> dict[str, bytes]:
@@ -170,26 +186,44 @@ def session(new_warehouse, tmp_path_factory) -> Session:
 
         # 3. through the CLI
         cli_id = f"cli_{D_CLI.isoformat()}"
-        cli = subprocess.run(
-            [
-                str(AIRFLOW),
-                "dags",
-                "trigger",
-                DAG_ID,
-                "--run-id",
-                cli_id,
-                "--conf",
-                json.dumps({"target_date": D_CLI.isoformat()}),
-            ],
-            env=session.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        _airflow_cli(
+            session,
+            "dags",
+            "trigger",
+            DAG_ID,
+            "--run-id",
+            cli_id,
+            "--conf",
+            json.dumps({"target_date": D_CLI.isoformat()}),
         )
-        assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
         session.runs["cli"] = _wait(session, cli_id)
         session.reports["cli"] = _reports(reports_dir, D_CLI)
+
+        # 3b. Airflow's own backfill: one run per logical date (09:00 KST), one at a time
+        _airflow_cli(
+            session,
+            "backfill",
+            "create",
+            "--dag-id",
+            DAG_ID,
+            "--from-date",
+            BACKFILL_LOGICAL[0].isoformat(),
+            "--to-date",
+            BACKFILL_LOGICAL[-1].isoformat(),
+            "--max-active-runs",
+            "1",
+        )
+        backfill = sorted(
+            (r for r in client.runs() if r["run_type"] == "backfill"), key=lambda r: r["logical_date"]
+        )
+        assert len(backfill) == len(BACKFILL_LOGICAL), backfill
+        for logical, found in zip(BACKFILL_LOGICAL, backfill, strict=True):
+            name = f"backfill {previous_kst_day(logical)}"
+            session.runs[name] = _wait(session, found["dag_run_id"])
+            session.reports[name] = _reports(reports_dir, previous_kst_day(logical))
+        session.details["backfill_runs"] = sorted(
+            (r for r in client.runs() if r["run_type"] == "backfill"), key=lambda r: r["logical_date"]
+        )
 
         # 4. an invalid date
         bad_id = client.trigger({"target_date": "2015-02-30"}, "bad_conf")
@@ -286,6 +320,24 @@ def test_a_run_triggered_through_the_cli_writes_its_date(session):
     assert run.tasks_in("success") == set(run.states) == set(session.runs["rest"].states)
     assert sorted(session.reports["cli"]) == ["cohort", "crm", "funnel", "html", "summary"]
     assert "raw events cover 2015-09-14 completely" in session.task_log(run.run_id, "check_raw_freshness")
+
+
+def test_airflow_backfill_create_runs_each_logical_date_for_its_previous_day_one_at_a_time(session):
+    runs = session.details["backfill_runs"]
+    for logical, found in zip(BACKFILL_LOGICAL, runs, strict=True):
+        day = previous_kst_day(logical)
+        run = session.runs[f"backfill {day}"]
+        assert pendulum.parse(found["logical_date"]) == logical
+        assert run.state == "success", {t: s for t, s in run.states.items() if s != "success"}
+        assert run.tasks_in("success") == set(session.runs["rest"].states)
+        assert session.xcom(run.run_id, "resolve_target_date") == day.isoformat()
+        reports = session.reports[f"backfill {day}"]
+        assert sorted(reports) == ["cohort", "crm", "funnel", "html", "summary"]
+        summary = reports["summary"].decode()
+        assert re.search(rf"(?m)^airflow run id\s+{re.escape(run.run_id)}$", summary), summary
+        assert f"{day}" in reports["funnel"].decode().splitlines()[1]
+    # --max-active-runs 1: the second run started after the first ended
+    assert pendulum.parse(runs[0]["end_date"]) <= pendulum.parse(runs[1]["start_date"])
 
 
 def test_an_invalid_target_date_fails_in_the_first_task(session):
