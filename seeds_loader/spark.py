@@ -30,6 +30,11 @@ from seeds_loader.settings import Settings
 RUNTIME_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.cteRecursionLevelLimit": "10000",
+    # sessions side by side (dbt threads, parallel Airflow tasks): the Hive metastore's filter on a
+    # date partition key then failed now and then ("Filtering is supported only on partition keys
+    # of type string", its fallback from direct SQL): fetch the table's partitions and filter
+    # them in Spark instead of failing the statement
+    "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
 }
 _PLACEHOLDER = re.compile(r"%s")
 

@@ -600,7 +600,9 @@
             {#- a failing row without a date cannot be placed: the result counts against every date -#}
             {{ return(none) }}
         {%- endif -%}
-        {%- do dates.append([row[0], row[1] | int]) -%}
+        {#- a date, or its text where the adapter's driver gives text (Spark over Thrift) -#}
+        {%- set day = modules.datetime.date.fromisoformat((row[0] | string)[:10]) -%}
+        {%- do dates.append([day, row[1] | int]) -%}
     {%- endfor -%}
     {{- return(dates) -}}
 {%- endmacro %}
