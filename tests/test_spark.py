@@ -301,11 +301,13 @@ def test_a_run_history_of_an_earlier_version_is_refused_until_migrated(golden_bu
         "rr_catalog",
         "rr_model_builds",
         "rr_node_results",
+        "rr_node_failing_dates",
         "rr_date_verdicts",
         "rr_date_verdict_gates",
         "rr_date_verdict_tests",
     )
     before = {t: query(spark, f"select count(*) from qa.{t}")[0][0] for t in tables}
+    assert before["rr_node_failing_dates"] > 0  # the volume band warned on the golden data's last day
     certified = certification(spark)
     with connect(spark) as wh:
         for t in tables:  # the earlier layout: the same columns, no partition
