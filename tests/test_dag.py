@@ -52,6 +52,8 @@ from tests.airflow_support import (
 from tests.golden_data import kst_ms, write_golden_files
 
 D = dt.date(2015, 9, 15)  # the last date of the golden data set
+DBT_DIR = ROOT / "dbt_retailrocket"
+PUBLISHED = "models/kpi/published/"  # the views of schema kpi
 PLAIN_TASKS = {
     "resolve_target_date",
     "load_raw_if_changed",
@@ -126,29 +128,44 @@ def airflow_home(tmp_path_factory) -> AirflowHome:
 @dataclass
 class ExpectedTasks:
     model_builds: dict[str, str] = field(default_factory=dict)  # unique_id -> task id
-    detached_tests: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> parents
+    # a test of several nodes: test name -> (its parents, the build task that runs it)
+    multi_parent_tests: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # unique_id -> `_source` task id
+    published_in: dict[str, str] = field(default_factory=dict)  # kpi view unique_id -> its table's task
     source_tests_in: dict[str, str] = field(default_factory=dict)  # source unique_id -> reader's task
     tested_builds: set[str] = field(default_factory=set)  # build tasks that run tests
 
     @property
     def all_dbt(self) -> set[str]:
-        return {*self.model_builds.values(), *self.detached_tests, *self.sources.values()}
+        return {*self.model_builds.values(), *self.sources.values()}
 
     @property
     def test_tasks(self) -> set[str]:
-        """The tasks that run tests: every model's build, every detached test."""
-        return {*self.model_builds.values(), *self.detached_tests}
+        """The tasks that run tests: every model's build."""
+        return set(self.model_builds.values())
+
+
+def _ancestors(manifest: dict[str, Any], uid: str) -> set[str]:
+    found: set[str] = set()
+    for parent in (manifest["nodes"].get(uid) or {}).get("depends_on", {}).get("nodes", []):
+        found |= {parent, *_ancestors(manifest, parent)}
+    return found
 
 
 def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
-    """Cosmos' rendering (TestBehavior.BUILD, detached multi-parent tests, sources with tests or
-    freshness) of every node of the manifest, and where the DAG runs each source's tests."""
+    """Cosmos' rendering (TestBehavior.BUILD, sources with tests or freshness) of every node of the
+    manifest, where the DAG runs each source's tests (in its reader's build), and where each test
+    of several nodes runs: in the build of the model among them that reads all the others."""
     exp = ExpectedTasks()
     nodes = manifest["nodes"]
     for uid, node in nodes.items():
-        if node["resource_type"] == "model":
+        if node["resource_type"] == "model" and not node["original_file_path"].startswith(PUBLISHED):
             exp.model_builds[uid] = f"dbt.{node['name']}_model_build"
+    for uid, node in nodes.items():  # a view of schema kpi: built by the task of the table it reads
+        if node["resource_type"] == "model" and node["original_file_path"].startswith(PUBLISHED):
+            (table,) = [p for p in node["depends_on"]["nodes"] if p in exp.model_builds]
+            exp.model_builds[uid] = exp.model_builds[table]
+            exp.published_in[uid] = exp.model_builds[table]
     source_task = {
         uid: f"dbt.{s['source_name']}_{s['name']}_source" for uid, s in manifest["sources"].items()
     }
@@ -157,7 +174,12 @@ def expected_tasks(manifest: dict[str, Any]) -> ExpectedTasks:
             continue
         parents = tuple(dict.fromkeys(node["depends_on"]["nodes"]))
         if len(parents) > 1:
-            exp.detached_tests[f"dbt.{node['name']}_test"] = parents
+            last = [
+                p for p in parents if p in exp.model_builds and set(parents) - {p} <= _ancestors(manifest, p)
+            ]
+            assert len(last) == 1, (node["name"], parents)
+            exp.multi_parent_tests[node["name"]] = (parents, exp.model_builds[last[0]])
+            exp.tested_builds.add(exp.model_builds[last[0]])
         elif parents[0] in exp.model_builds:
             exp.tested_builds.add(exp.model_builds[parents[0]])
         elif parents[0] in manifest["sources"]:
@@ -292,35 +314,146 @@ def test_a_local_spark_session_runs_one_task_at_a_time(parse_dirs):
 
 
 def test_one_cosmos_task_per_dbt_node(dag, manifest):
-    """TestBehavior.BUILD: one `dbt build` task per model (the model and its own tests), one task
-    per test of several nodes, the sources' freshness tasks; each source's tests run in the build
-    task of the model that reads it (Cosmos renders no test task for a source under BUILD)."""
-    from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator, DbtTestLocalOperator
+    """TestBehavior.BUILD: one `dbt build` task per model (the model and its tests, with buildable
+    indirect selection), the sources' freshness tasks, and no task of its own for any test; each
+    source's tests run in the build task of the model that reads it (Cosmos renders no test task
+    for a source under BUILD)."""
+    from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator
 
     exp = expected_tasks(manifest)
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     assert len(exp.model_builds) == len(models) >= 16
-    assert exp.detached_tests and exp.source_tests_in  # the project has both kinds
+    assert exp.multi_parent_tests and exp.source_tests_in and exp.published_in  # the project has each kind
     assert set(dag.task_ids) == exp.all_dbt | PLAIN_TASKS
+    assert len(exp.all_dbt) == len(models) - len(exp.published_in) + len(set(exp.sources.values()))
     for uid, task_id in exp.model_builds.items():
         task = dag.get_task(task_id)
         assert type(task) is DbtBuildLocalOperator, task_id
         node = manifest["nodes"][uid]
         selected = task.select if isinstance(task.select, list) else [task.select]
-        assert selected[0] == "fqn:" + ".".join(node["fqn"]), task_id
-    for task_id in exp.detached_tests:
-        assert type(dag.get_task(task_id)) is DbtTestLocalOperator, task_id
+        fqn = "fqn:" + ".".join(node["fqn"])
+        if uid in exp.published_in:  # after the table it publishes, in the same `dbt build`
+            assert fqn in selected[1:], task_id
+        else:
+            assert selected[0] == fqn, task_id
+        assert task.indirect_selection == "buildable", task_id
+        assert not task.exclude, task_id
+        assert "--no-write-json" in task.dbt_cmd_global_flags, task_id
+        assert task.emit_datasets is False, task_id
     for task_id in exp.sources.values():
-        assert type(dag.get_task(task_id)) is DbtSourceLocalOperator, task_id
+        task = dag.get_task(task_id)
+        assert type(task) is DbtSourceLocalOperator, task_id
+        assert "--no-write-json" not in task.dbt_cmd_global_flags  # its sources.json is shown in the UI
     for uid, task_id in exp.source_tests_in.items():
         source = manifest["sources"][uid]
         assert f"source:{source['source_name']}.{source['name']}" in dag.get_task(task_id).select, task_id
-    # a model with a detached test leaves it to the test's own task
-    for test_id, parents in exp.detached_tests.items():
-        name = test_id.removeprefix("dbt.").removesuffix("_test")
+
+
+def _dbt_ls_tests(selectors: list[str], indirect_selection: str, target_path: Path) -> set[str]:
+    """The tests dbt itself selects for `dbt build --select <selectors> --indirect-selection <mode>`
+    (dbt ls on the project's manifest: an implementation independent of the DAG's own check)."""
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(
+        [
+            "ls",
+            "--select",
+            *selectors,
+            "--indirect-selection",
+            indirect_selection,
+            "--resource-type",
+            "test",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "--quiet",
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target",
+            "duckdb",
+            "--target-path",
+            str(target_path),
+        ]
+    )
+    assert result.success, result.exception
+    return {json.loads(line)["unique_id"] for line in result.result}
+
+
+def test_every_test_runs_once_in_the_build_of_the_model_that_reads_all_its_parents(
+    dag, duckdb_module, manifest, tmp_path
+):
+    """Each test of the project runs in exactly one task: dbt's own selection (dbt ls with each
+    build task's --select and --indirect-selection) puts a test of one model in that model's build,
+    and a test of several in the build of the one that reads all the others, never in the build
+    of an earlier parent (which would check it against the others' rows of the previous run). The
+    DAG's own account (TESTS_RUN_IN, checked at parse time) agrees."""
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    exp = expected_tasks(manifest)
+    runs_in: dict[str, list[str]] = {}
+    for task in dag.tasks:
+        if isinstance(task, DbtBuildLocalOperator):
+            selectors = task.select if isinstance(task.select, list) else [task.select]
+            for uid in _dbt_ls_tests(selectors, task.indirect_selection, tmp_path):
+                runs_in.setdefault(uid, []).append(task.task_id)
+    tests = {uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "test"}
+    assert set(runs_in) == tests
+    assert {uid: tasks for uid, tasks in runs_in.items() if len(tasks) != 1} == {}
+    assert runs_in == duckdb_module.TESTS_RUN_IN
+    for name, (parents, task_id) in exp.multi_parent_tests.items():
+        uid = next(
+            u for u, n in manifest["nodes"].items() if n["resource_type"] == "test" and n["name"] == name
+        )
+        assert runs_in[uid] == [task_id], name
+        # ... after the build of every other model it reads
+        upstream = dag.get_task(task_id).get_flat_relative_ids(upstream=True)
         for parent in parents:
-            if parent in exp.model_builds:
-                assert name in (dag.get_task(exp.model_builds[parent]).exclude or ""), (test_id, parent)
+            other = exp.model_builds.get(parent)
+            if other and other != task_id:
+                assert other in upstream, (name, other)
+    # the eager default would also have run the tests of several models in an earlier parent's build
+    eager = _dbt_ls_tests([dag.get_task("dbt.fact_rr_events_model_build").select], "eager", tmp_path)
+    assert {manifest["nodes"][u]["name"] for u in eager} >= {
+        "gate_rowcount__sessions_add_up_to_events",
+        "gate_rowcount__fact_rr_events_match_staging",
+    }
+
+
+def test_a_test_no_build_would_run_fails_the_dag_at_parse_time(duckdb_module):
+    """A test of two models neither of which reads the other would run in no build task: the DAG
+    refuses to load, naming it, rather than leave its gate unable to certify any date."""
+    from types import SimpleNamespace
+
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    def node(kind: str, name: str, *parents: str) -> SimpleNamespace:
+        fqn = ["p", name] if kind == "model" else None
+        return SimpleNamespace(
+            resource_type=SimpleNamespace(value=kind), fqn=fqn, depends_on=list(parents), resource_name=name
+        )
+
+    nodes = {
+        "model.p.a": node("model", "a"),
+        "model.p.b": node("model", "b"),
+        "test.p.a_and_b": node("test", "a_and_b", "model.p.a", "model.p.b"),
+        "test.p.a_only": node("test", "a_only", "model.p.a"),
+    }
+    builds = [
+        DbtBuildLocalOperator(task_id=f"b_{m}", select=f"fqn:p.{m}", project_dir="/tmp", profile_config=None)
+        for m in "ab"
+    ]
+    with pytest.raises(
+        ValueError, match=r"test\.p\.a_and_b reads model\.p\.a, model\.p\.b: no model among them"
+    ):
+        duckdb_module._tests_of_each_build(builds, nodes)
+    nodes["model.p.b"].depends_on = ["model.p.a"]  # b reads a: the test runs in b's build
+    assert duckdb_module._tests_of_each_build(builds, nodes) == {
+        "test.p.a_and_b": ["b_b"],
+        "test.p.a_only": ["b_a"],
+    }
 
 
 def test_task_order(dag, manifest):
@@ -357,13 +490,8 @@ def test_task_order(dag, manifest):
         upstream = dag.get_task(build_id).get_flat_relative_ids(upstream=True)
         for parent in model_parents(manifest, uid):
             gate = exp.model_builds.get(parent) or exp.sources.get(parent)
-            if gate:
+            if gate and gate != build_id:  # a kpi view is built in its table's task
                 assert gate in upstream, f"{build_id} does not wait for {gate}"
-    # a detached test waits for every model or source it reads
-    for test_id, parents in exp.detached_tests.items():
-        upstream = dag.get_task(test_id).get_flat_relative_ids(upstream=True)
-        for parent in parents:
-            assert (exp.model_builds.get(parent) or exp.sources[parent]) in upstream, (test_id, parent)
 
 
 def _dbt_tasks(dag) -> list[Any]:
@@ -997,9 +1125,9 @@ def assert_good_run(good: GoodRun, dag, manifest) -> None:
     assert {r[3] for r in mine if r[3]} == set(gates())
     assert {r[5] for r in mine} <= {"pass", "warn"}
     # one dbt invocation per task of the DAG that runs tests (each Cosmos task is one invocation):
-    # the builds of models with tests (or their source's tests), the detached tests
+    # the builds of models with tests (or their source's tests, or a test of several models)
     exp = expected_tasks(manifest)
-    assert len({r[6] for r in mine}) == len(exp.tested_builds) + len(exp.detached_tests)
+    assert len({r[6] for r in mine}) == len(exp.tested_builds)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,14 @@ from airflow.sdk import DAG, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
+from cosmos.constants import (
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    SourceRenderingBehavior,
+    TestBehavior,
+    TestIndirectSelection,
+)
 from cosmos.operators.local import DbtBuildLocalOperator, DbtTestLocalOperator
 
 from seeds_loader.rules import DateError, RunDates, gates, parse_run_conf, previous_kst_day
@@ -79,6 +86,10 @@ def _warehouse_settings_into_environment(context) -> None:
     process environment: append_env)."""
     os.environ.update(load_settings().dbt_env())
 
+
+# The views of schema kpi: the certified rows of each kpi_build table (write-audit-publish's
+# publish step; docs block rr_certification).
+PUBLISHED_VIEWS = "path:models/kpi/published"
 
 GATES_TEXT = ", ".join(f"`{gate}`" for gate in gates())
 
@@ -335,6 +346,89 @@ def _source_tests_run_in_their_readers(dbt_tasks, nodes) -> dict[str, list[str]]
     return added
 
 
+def _published_views_in_their_builds(dbt_tasks, nodes) -> dict[str, list[str]]:
+    """Each view of schema kpi (models/kpi/published) is built by the task that builds the table
+    it publishes, after that table and its tests: `dbt build --select <table> <view>`. A view
+    costs dbt's start-up and no data, so it gets no task of its own (Cosmos renders none:
+    RenderConfig exclude), and the exclude Cosmos forwards to every build command is taken back
+    from them. ``nodes`` is every node Cosmos parsed (``DbtTaskGroup.dbt_graph.nodes``).
+    Returns {task id: [the views added]}."""
+    views: dict[str, list[str]] = {}
+    for node in nodes.values():
+        if node.resource_type.value != "model" or not str(node.original_file_path).startswith(
+            PUBLISHED_VIEWS.removeprefix("path:")
+        ):
+            continue
+        tables = [p for p in node.depends_on if p in nodes and nodes[p].resource_type.value == "model"]
+        if len(tables) != 1:
+            raise ValueError(f"published view {node.unique_id} must read one kpi_build table, reads {tables}")
+        views.setdefault("fqn:" + ".".join(nodes[tables[0]].fqn), []).append("fqn:" + ".".join(node.fqn))
+    added: dict[str, list[str]] = {}
+    for dbt_task in dbt_tasks:
+        exclude = dbt_task.exclude if isinstance(dbt_task.exclude, list) else (dbt_task.exclude or "").split()
+        if PUBLISHED_VIEWS in exclude:
+            dbt_task.exclude = [e for e in exclude if e != PUBLISHED_VIEWS] or None
+        if isinstance(dbt_task, DbtBuildLocalOperator):
+            selectors = dbt_task.select if isinstance(dbt_task.select, list) else [dbt_task.select]
+            if selectors[0] in views:
+                added[dbt_task.task_id] = views.pop(selectors[0])
+                dbt_task.select = [*selectors, *added[dbt_task.task_id]]
+    if views:
+        raise ValueError(f"published views without a build task of their table: {views}")
+    return added
+
+
+def _tests_of_each_build(dbt_tasks, nodes) -> dict[str, list[str]]:
+    """Where each dbt test runs. A build task runs `dbt build --select <model> [source:<s> ...]
+    --indirect-selection buildable`: dbt then takes a test of a selected node when every node the
+    test reads is selected or an ancestor of one. A test of one model runs in that model's build;
+    a test of several runs once, in the build of the one that reads all the others, after they
+    were rebuilt in this run (under `eager`, it would also run in the first parent's build, against
+    the others' rows of the previous run). Returns {test unique_id: [task ids]}.
+
+    Raises at parse time, naming the test, when a test would run in no task: its gate would never
+    check a date, and no date could be certified (a test of two models neither of which reads the
+    other, for example)."""
+    ancestors: dict[str, set[str]] = {}
+
+    def ancestors_of(uid: str) -> set[str]:
+        if uid not in ancestors:
+            found: set[str] = set()
+            for parent in nodes[uid].depends_on if uid in nodes else []:
+                found |= {parent, *ancestors_of(parent)}
+            ancestors[uid] = found
+        return ancestors[uid]
+
+    selected_by: dict[str, set[str]] = {}
+    for dbt_task in dbt_tasks:
+        if isinstance(dbt_task, DbtBuildLocalOperator):
+            selectors = dbt_task.select if isinstance(dbt_task.select, list) else [dbt_task.select]
+            selected = {
+                uid
+                for uid, node in nodes.items()
+                if (node.resource_type.value == "model" and "fqn:" + ".".join(node.fqn or []) in selectors)
+                or (node.resource_type.value == "source" and f"source:{node.resource_name}" in selectors)
+            }
+            selected_by[dbt_task.task_id] = selected
+    runs_in: dict[str, list[str]] = {}
+    for uid, node in nodes.items():
+        if node.resource_type.value != "test":
+            continue
+        parents = set(node.depends_on)
+        runs_in[uid] = [
+            task_id
+            for task_id, selected in selected_by.items()
+            if parents & selected and parents <= selected | set().union(*(ancestors_of(s) for s in selected))
+        ]
+        if not runs_in[uid]:
+            raise ValueError(
+                f"dbt test {uid} reads {', '.join(sorted(parents))}: no model among them reads all the "
+                "others, so no build task of rr_funnel_daily would run it (its gate could never "
+                "certify a date); make one of its models depend on the others, or test them one by one"
+            )
+    return runs_in
+
+
 with DAG(
     dag_id=DAG_ID,
     description="RetailRocket KPI funnel: raw load, dbt models and quality gates, reports",
@@ -370,16 +464,24 @@ with DAG(
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.DBT_RUNNER,
+            test_indirect_selection=TestIndirectSelection.BUILDABLE,
         ),
         render_config=RenderConfig(
             load_method=LOAD_METHOD,
             # one task per model: `dbt build` of the model and its tests (half the tasks of
             # AFTER_EACH, and half its time: measured in docs/performance.md)
             test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
+            should_detach_multiple_parents_tests=False,
             # the raw sources carry gate tests (e.g. timestamps in seconds): render them too
             source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
             env_vars=DBT_ENV,
+            # Cosmos' Airflow assets (one per table a task builds): nothing in this project
+            # schedules on them, and on Airflow 3 each task spent about 0.5 s on them (measured),
+            # logging a warning per table that Airflow 3 no longer accepts their OpenLineage URIs
+            emit_datasets=False,
+            # the kpi schema's views are built by the task of the table each one publishes
+            # (_published_views_in_their_builds)
+            exclude=[PUBLISHED_VIEWS],
         ),
         operator_args={
             "vars": {
@@ -401,7 +503,14 @@ with DAG(
     for dbt_task in dbt_models.iter_tasks():
         if isinstance(dbt_task, DbtTestLocalOperator | DbtBuildLocalOperator):
             dbt_task.handle_exception_dbt_runner = _gate_failure_fails_at_once(dbt_task)
+            # dbt's JSON artifacts (manifest.json, run_results.json) would be written into Cosmos'
+            # temporary copy of the project and deleted with it: about 0.5 s of every build task
+            # (measured). The run history keeps every result (on-run-end); the source tasks keep
+            # writing sources.json, which Cosmos shows as their rendered freshness.
+            dbt_task.dbt_cmd_global_flags = [*(dbt_task.dbt_cmd_global_flags or []), "--no-write-json"]
     _source_tests_run_in_their_readers(dbt_models.iter_tasks(), dbt_models.dbt_graph.filtered_nodes)
+    _published_views_in_their_builds(dbt_models.iter_tasks(), dbt_models.dbt_graph.nodes)
+    TESTS_RUN_IN = _tests_of_each_build(dbt_models.iter_tasks(), dbt_models.dbt_graph.nodes)
 
     loaded = load_raw_if_changed()
     covered = check_raw_freshness(target_date)
