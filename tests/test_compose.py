@@ -210,7 +210,7 @@ def test_airflow_services_share_one_common_definition(compose: dict[str, Any]) -
         assert service["working_dir"] == "/opt/retailrocket", name
         assert service["user"] == ("0:0" if name == "airflow-init" else common["user"]), name
     env = common["environment"]
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "exports.airflow_executor.PreloadingLocalExecutor"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("simple_auth_manager.SimpleAuthManager")
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"

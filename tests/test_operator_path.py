@@ -164,3 +164,63 @@ def test_native_airflow_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert not (tmp_path / "home" / "native").exists() or not list(
         (tmp_path / "home" / "native").glob("*.pid")
     )
+
+
+WORKER_MAPS = r"""
+import sys
+from airflow.executors.local_executor import LocalExecutor
+from exports.airflow_executor import PreloadingLocalExecutor
+
+executor = {"plain": LocalExecutor, "preloading": PreloadingLocalExecutor}[sys.argv[1]](parallelism=2)
+executor.start()
+try:
+    for pid in executor.workers:
+        with open(f"/proc/{pid}/maps") as maps:
+            print("worker", pid, "_duckdb" in maps.read())
+finally:
+    executor.end()
+"""
+
+
+@pytest.mark.parametrize("kind", ["plain", "preloading"])
+def test_the_executor_forks_its_workers_with_dbt_already_imported(tmp_path: Path, kind: str) -> None:
+    """The scheduler's executor (exports/airflow_executor.py) imports dbt and the warehouse's
+    adapter before it forks its workers, so the task processes forked from them start with dbt
+    loaded: the workers have DuckDB's library mapped before they ran any task, which the plain
+    LocalExecutor's workers do not."""
+    env = {**subprocess_env(), "AIRFLOW_HOME": str(tmp_path), "RR_TARGET": "duckdb"}
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_MAPS, kind],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    workers = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("worker ")]
+    assert len(workers) == 2, done.stdout + done.stderr[-3000:]
+    assert {loaded for _, loaded in workers} == {"True" if kind == "preloading" else "False"}
+
+
+def test_the_native_airflow_and_the_stack_run_the_same_scheduler_settings() -> None:
+    """The native Airflow and the compose stack name the same executor and scheduler loop."""
+    import yaml
+
+    sys.path.insert(0, str(NATIVE.parent))
+    try:
+        import native
+    finally:
+        sys.path.remove(str(NATIVE.parent))
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-airflow-common"]["environment"]
+    assert (
+        compose["AIRFLOW__CORE__EXECUTOR"]
+        == native.EXECUTOR
+        == "exports.airflow_executor.PreloadingLocalExecutor"
+    )
+    from exports.airflow_executor import PreloadingLocalExecutor  # what the name resolves to
+
+    assert PreloadingLocalExecutor.__module__ + ".PreloadingLocalExecutor" == native.EXECUTOR
+    assert (
+        compose["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] == native.SCHEDULER_IDLE_SLEEP_TIME == "0.2"
+    )
