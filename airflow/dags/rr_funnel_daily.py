@@ -118,8 +118,9 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
    back to the first date that is not certified (a re-delivery that changed an older date, an
    earlier failed run).
 5. `dbt`: one task per model, `dbt build` of the model (incremental by date over that window)
-   and its own tests, after the tests of the raw source it reads; a test of several models is a
-   task of its own after them. The tests are the quality gates ({GATES_TEXT}).
+   and its tests, after the tests of the raw source it reads; a test of several models runs in
+   the build of the one that reads the others, and each view of schema `kpi` in the build of the
+   table it publishes. The tests are the quality gates ({GATES_TEXT}).
    A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
    runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
 6. `export_reports`: writes the funnel, cohort and CRM CSVs, the HTML page and the pipeline summary of D to
