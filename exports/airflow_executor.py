@@ -4,14 +4,16 @@ dbt, the warehouse's dbt adapter and Cosmos imported before it forks its workers
 Why: under the LocalExecutor every task is a process forked from a worker, which is forked from
 the scheduler. A Cosmos task then imports dbt and its adapter before dbt starts: about 1.35 s of
 every dbt task, measured on this project (a fork of a plain Python process: 1.31-1.39 s; of one
-that had imported ``dbt.cli.main`` and ``dbt.adapters.duckdb``: 0.00 s). The DAG runs 31 dbt
-tasks, one after another on DuckDB, so that was about 42 s of a daily run. Imported once in the
+that had imported ``dbt.cli.main`` and ``dbt.adapters.duckdb``: 0.00 s). The DAG runs 19 dbt
+tasks (31 before they were cut), one after another on DuckDB: about 26 s of a daily run. Imported once in the
 scheduler, the modules are in every task process from the start (copy-on-write pages of the
 fork), and each task begins with dbt's own start-up.
 
 Nothing else changes: the workers, the task processes and their isolation are the
 LocalExecutor's. Importing runs no dbt command and opens no connection, so a forked task starts
-dbt as fresh as before. A module that fails to import is logged and left to the tasks, which
+dbt as fresh as before. Only installed libraries are imported, never this project's modules
+(their files may change while the scheduler runs; upgrading dbt or Cosmos needs a restart of
+Airflow anyway). A module that fails to import is logged and left to the tasks, which
 import it themselves (and fail there, visibly, if it really is broken).
 
 Use: ``AIRFLOW__CORE__EXECUTOR=exports.airflow_executor.PreloadingLocalExecutor`` (set by
@@ -38,21 +40,19 @@ ADAPTER_MODULES = {
 
 
 def preload_modules(target: str | None = None) -> list[str]:
-    """What every task process of the DAG imports first: dbt's runner (Cosmos' DBT_RUNNER
-    invocation mode), the adapter of the warehouse (``RR_TARGET``, default duckdb), Cosmos'
-    local operators and the project modules of the Python tasks."""
+    """What every dbt task process imports first: dbt's runner (Cosmos' DBT_RUNNER invocation
+    mode), the adapter of the warehouse (``RR_TARGET``, default duckdb), Cosmos' local operators
+    and OpenLineage's dbt processor, which Cosmos runs after every dbt command.
+
+    Installed libraries only. The scheduler lives for days: a module of this project imported
+    here would reach every task as the copy loaded when the scheduler started, so a fix to the
+    certification or the exports would not apply until a restart (tests/test_operator_path.py
+    checks that none is imported)."""
     target = target or os.environ.get("RR_TARGET") or "duckdb"
     modules = ["dbt.cli.main"]
     if target in ADAPTER_MODULES:
         modules.append(ADAPTER_MODULES[target])
-    # Cosmos reads dbt's artifacts with OpenLineage's dbt processor after every dbt command
-    return [
-        *modules,
-        "cosmos.operators.local",
-        "openlineage.common.provider.dbt.local",
-        "seeds_loader.warehouse",
-        "exports.report",
-    ]
+    return [*modules, "cosmos.operators.local", "openlineage.common.provider.dbt.local"]
 
 
 def preload(modules: list[str]) -> dict[str, str]:

@@ -203,6 +203,34 @@ def test_the_executor_forks_its_workers_with_dbt_already_imported(tmp_path: Path
     assert {loaded for _, loaded in workers} == {"True" if kind == "preloading" else "False"}
 
 
+PROJECT_MODULES_AFTER_PRELOAD = r"""
+import sys
+from exports.airflow_executor import preload, preload_modules
+
+for target in ("duckdb", "postgres", "spark"):
+    assert set(preload(preload_modules(target)).values()) == {"ok"}, target
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("exports", "seeds_loader", "tests")))
+"""
+
+
+def test_the_scheduler_imports_no_module_of_the_project() -> None:
+    """The scheduler lives for days and every task process is forked from it: a project module it
+    had imported would reach the tasks as the copy of the scheduler's start, and a fix to the
+    certification or the exports would not apply. After importing the executor and preloading
+    for every warehouse, only the executor's own module (and its package, which imports nothing)
+    is loaded; every adapter imports."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROJECT_MODULES_AFTER_PRELOAD],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1] == "['exports', 'exports.airflow_executor']", done.stdout[-2000:]
+
+
 def test_the_native_airflow_and_the_stack_run_the_same_scheduler_settings() -> None:
     """The native Airflow and the compose stack name the same executor and scheduler loop."""
     import yaml
