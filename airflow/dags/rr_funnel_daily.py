@@ -347,6 +347,11 @@ def _source_tests_run_in_their_readers(dbt_tasks, nodes) -> dict[str, list[str]]
     return added
 
 
+def _selectors(dbt_task) -> list[str]:
+    """A Cosmos task's --select as a list (Cosmos gives one selector as a string)."""
+    return dbt_task.select if isinstance(dbt_task.select, list) else [dbt_task.select]
+
+
 def _published_views_in_their_builds(dbt_tasks, nodes) -> dict[str, list[str]]:
     """Each view of schema kpi (models/kpi/published) is built by the task that builds the table
     it publishes, after that table and its tests: `dbt build --select <table> <view>`. A view
@@ -370,7 +375,7 @@ def _published_views_in_their_builds(dbt_tasks, nodes) -> dict[str, list[str]]:
         if PUBLISHED_VIEWS in exclude:
             dbt_task.exclude = [e for e in exclude if e != PUBLISHED_VIEWS] or None
         if isinstance(dbt_task, DbtBuildLocalOperator):
-            selectors = dbt_task.select if isinstance(dbt_task.select, list) else [dbt_task.select]
+            selectors = _selectors(dbt_task)
             if selectors[0] in views:
                 added[dbt_task.task_id] = views.pop(selectors[0])
                 dbt_task.select = [*selectors, *added[dbt_task.task_id]]
@@ -400,17 +405,18 @@ def _tests_of_each_build(dbt_tasks, nodes) -> dict[str, list[str]]:
             ancestors[uid] = found
         return ancestors[uid]
 
-    selected_by: dict[str, set[str]] = {}
+    # each build task: (the nodes it selects, those and their ancestors)
+    reach: dict[str, tuple[set[str], set[str]]] = {}
     for dbt_task in dbt_tasks:
         if isinstance(dbt_task, DbtBuildLocalOperator):
-            selectors = dbt_task.select if isinstance(dbt_task.select, list) else [dbt_task.select]
+            selectors = _selectors(dbt_task)
             selected = {
                 uid
                 for uid, node in nodes.items()
                 if (node.resource_type.value == "model" and "fqn:" + ".".join(node.fqn or []) in selectors)
                 or (node.resource_type.value == "source" and f"source:{node.resource_name}" in selectors)
             }
-            selected_by[dbt_task.task_id] = selected
+            reach[dbt_task.task_id] = (selected, selected.union(*(ancestors_of(s) for s in selected)))
     runs_in: dict[str, list[str]] = {}
     for uid, node in nodes.items():
         if node.resource_type.value != "test":
@@ -418,8 +424,8 @@ def _tests_of_each_build(dbt_tasks, nodes) -> dict[str, list[str]]:
         parents = set(node.depends_on)
         runs_in[uid] = [
             task_id
-            for task_id, selected in selected_by.items()
-            if parents & selected and parents <= selected | set().union(*(ancestors_of(s) for s in selected))
+            for task_id, (selected, readable) in reach.items()
+            if parents & selected and parents <= readable
         ]
         if not runs_in[uid]:
             raise ValueError(
