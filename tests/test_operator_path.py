@@ -5,6 +5,7 @@ helper's refusals (it never touches a process it did not start)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -167,18 +168,22 @@ def test_native_airflow_refuses_a_port_in_use(tmp_path: Path) -> None:
 
 
 WORKER_MAPS = r"""
-import sys
+import json, sys
 from airflow.executors.local_executor import LocalExecutor
 from exports.airflow_executor import PreloadingLocalExecutor
 
 executor = {"plain": LocalExecutor, "preloading": PreloadingLocalExecutor}[sys.argv[1]](parallelism=2)
 executor.start()
 try:
+    found = {}
     for pid in executor.workers:
         with open(f"/proc/{pid}/maps") as maps:
-            print("worker", pid, "_duckdb" in maps.read())
+            found[pid] = "_duckdb" in maps.read()
 finally:
     executor.end()
+# The workers log to the same stdout while they start: the verdict goes to a file of its own.
+with open(sys.argv[2], "w") as out:
+    json.dump(found, out)
 """
 
 
@@ -189,8 +194,9 @@ def test_the_executor_forks_its_workers_with_dbt_already_imported(tmp_path: Path
     loaded: the workers have DuckDB's library mapped before they ran any task, which the plain
     LocalExecutor's workers do not."""
     env = {**subprocess_env(), "AIRFLOW_HOME": str(tmp_path), "RR_TARGET": "duckdb"}
+    verdict = tmp_path / "workers.json"
     done = subprocess.run(
-        [sys.executable, "-c", WORKER_MAPS, kind],
+        [sys.executable, "-c", WORKER_MAPS, kind, str(verdict)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -198,9 +204,9 @@ def test_the_executor_forks_its_workers_with_dbt_already_imported(tmp_path: Path
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    workers = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("worker ")]
+    workers = json.loads(verdict.read_text())
     assert len(workers) == 2, done.stdout + done.stderr[-3000:]
-    assert {loaded for _, loaded in workers} == {"True" if kind == "preloading" else "False"}
+    assert set(workers.values()) == {kind == "preloading"}
 
 
 PROJECT_MODULES_AFTER_PRELOAD = r"""
