@@ -130,14 +130,18 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
         if found:
             window, note = (found[0][0], found[0][1]), found[0][2]
         # the warnings the verdict counted for d (a window test's failing rows placed on their
-        # dates count on those dates only: macros/certification, rr_failing_dates)
+        # dates count on those dates only: macros/certification, rr_failing_dates), each with the
+        # model the catalog of that invocation's version gives it (qa.rr_catalog keeps every version)
         warnings = [
             (name, model, None if failures is None else int(failures))
             for name, model, failures in wh.query(
                 "select distinct tests.test_name, catalog.model, tests.failures "
                 "from qa.rr_date_verdict_tests as tests "
+                "join qa.rr_invocations as run "
+                "on run.invocation_id = tests.invocation_id and run.phase = 'start' "
                 "left join qa.rr_catalog as catalog "
-                "on catalog.unique_id = tests.unique_id and catalog.kind = 'gate_test' "
+                "on catalog.catalog_id = run.catalog_id and catalog.unique_id = tests.unique_id "
+                "and catalog.kind = 'gate_test' "
                 "where tests.invocation_id = %s and tests.kpi_date = %s and tests.status = 'warn' "
                 "order by 1, 2, 3",
                 (invocation_id, d),

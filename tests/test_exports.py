@@ -164,6 +164,34 @@ def test_a_window_warning_counts_against_its_own_date_only(target, golden_builds
     assert re.search(r"(?m)^  gate_rowcount\s+PASS\s", summary), summary
 
 
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_a_warning_names_the_model_of_the_catalog_its_run_used(target, golden_builds, tmp_path):
+    """qa.rr_catalog keeps one catalog per version of the project. An older version that attached
+    the same test to another model must not add a second warning line (nor change the model the
+    summary names): the warning comes from the catalog of the invocation that checked the date."""
+    settings, _ = golden_builds[target]
+    band = "rr_daily_volume_within_band_stg_rr_events_event_date"
+    [(unique_id, gate)] = query(
+        settings,
+        "select distinct unique_id, gate from qa.rr_catalog where name = %s and kind = 'gate_test'",
+        (band,),
+    )
+    with connect(settings) as wh:
+        wh.execute(
+            "insert into qa.rr_catalog (catalog_id, kind, unique_id, name, gate, model) "
+            "values ('an_older_version', 'gate_test', %s, %s, %s, 'fact_rr_events')",
+            (unique_id, band, gate),
+        )
+    try:
+        export_reports(settings, D, tmp_path)
+    finally:
+        with connect(settings) as wh:
+            wh.execute("delete from qa.rr_catalog where catalog_id = 'an_older_version'")
+    summary = read(tmp_path / f"rr_pipeline_summary_{D}.txt")
+    warned = [line.split() for line in summary.splitlines() if line.split()[:1] == ["warn"]]
+    assert warned == [["warn", band, "on", "stg_rr_events:", "1", "rows"]], warned
+
+
 def test_same_data_same_bytes_on_both_warehouses_and_on_reruns(golden_builds, tmp_path):
     duck, pg = golden_builds["duckdb"][0], golden_builds["postgres"][0]
     export_reports(duck, D, tmp_path / "a")
