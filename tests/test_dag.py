@@ -1307,3 +1307,25 @@ def test_duckdb_and_postgres_write_the_same_reports(duckdb_first, postgres_first
     assert _summary_value(s_duck, "warehouse").startswith("duckdb:")
     assert _summary_value(s_pg, "warehouse").startswith("postgres://")
     assert _stable_summary(s_pg, "warehouse") == _stable_summary(s_duck, "warehouse")
+
+
+@pytest.fixture(scope="module")
+def spark_first(airflow_home, new_warehouse, tmp_path_factory, golden_dir) -> GoodRun:
+    """The same daily run on the session's Spark Thrift Server (tests/conftest.py)."""
+    stack = _stack(new_warehouse, tmp_path_factory, golden_dir, "spark")
+    return _good_run(airflow_home, stack, "spark_first")
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_spark_run_writes_the_same_reports_as_duckdb(spark_first, duckdb_first, dag, manifest):
+    """The DAG's task layout (each test in the build that reads all its parents, the kpi views in
+    their table's build) runs on Spark too: every task succeeds, every gate test ran once and
+    passed, and the reports are byte for byte DuckDB's."""
+    assert_good_run(spark_first, dag, manifest)
+    assert {r[0] for r in spark_first.qa} == {spark_first.run.run_id}
+    for key in MARTS:
+        assert spark_first.reports[key] == duckdb_first.reports[key], key
+    s_duck, s_spark = (g.reports["summary"].decode() for g in (duckdb_first, spark_first))
+    assert _summary_value(s_spark, "warehouse").startswith("spark")
+    assert _stable_summary(s_spark, "warehouse") == _stable_summary(s_duck, "warehouse")
