@@ -53,8 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only the last complete Asia/Seoul day (YYYY-MM-DD), for scripts",
     )
-    sp = sub.add_parser("spark", help="the local Spark Thrift Server (make spark-up / spark-down)")
-    sp.add_argument("action", choices=["up", "down", "status"])
+    sp = sub.add_parser(
+        "spark",
+        help="the local Spark Thrift Server (make spark-up / spark-down); jars: write the jar a Spark "
+        "driver needs into RR_SPARK_DIR/jars (seeds_loader/hive_support.py; the compose stack's init)",
+    )
+    sp.add_argument("action", choices=["up", "down", "status", "jars"])
     return p
 
 
@@ -82,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                 spark_server.up(settings)
             elif args.action == "down":
                 spark_server.down(settings)
+            elif args.action == "jars":
+                from seeds_loader.hive_support import write_jar
+
+                print(write_jar(settings.spark_jars_dir))
             else:
                 print(spark_server.status(settings))
         except spark_server.SparkServerError as exc:

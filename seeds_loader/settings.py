@@ -57,6 +57,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from seeds_loader.hive_support import JAR_NAME, write_jar
+
 TARGETS = ("duckdb", "postgres", "spark")
 SPARK_METHODS = ("session", "thrift")
 SPARK_AUTHS = ("", "NONE", "NOSASL", "LDAP", "KERBEROS", "CUSTOM")
@@ -167,8 +169,15 @@ class Settings:
         """SPARK_CONF_DIR of the local Spark: its spark-defaults.conf (:meth:`write_spark_conf`)."""
         return self.spark_dir / "conf"
 
+    @property
+    def spark_jars_dir(self) -> Path:
+        """Jars on the local Spark driver's class path (seeds_loader/hive_support.py)."""
+        return self.spark_dir / "jars"
+
     def write_spark_conf(self) -> Path:
-        """Write the local Spark's spark-defaults.conf (when it differs) and return its folder."""
+        """Write the local Spark's spark-defaults.conf and the jar it names (each when it differs)
+        and return the conf folder."""
+        write_jar(self.spark_jars_dir)
         folder = self.spark_conf_dir
         text = "".join(f"{k} {v}\n" for k, v in self.spark_conf().items())
         path = folder / "spark-defaults.conf"
@@ -194,6 +203,8 @@ class Settings:
             "spark.sql.shuffle.partitions": "4",
             "spark.ui.enabled": "false",
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.spark_dir}",
+            # the Hive interface pyspark lacks: a Thrift Server's session close can need it
+            "spark.driver.extraClassPath": str(self.spark_jars_dir / JAR_NAME),
         }
 
     @property

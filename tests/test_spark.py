@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -447,6 +448,58 @@ def test_the_session_method_reads_and_writes_with_the_same_types(tmp_path):
             ]
             assert wh.scalar("select current_timezone()") == "UTC"
             assert wh.table_exists("scratch", "t") and not wh.table_exists("scratch", "missing")
+            assert wh.query(REGISTRY_PROBE) == [("true",)]  # the driver has the jar here too
         assert (tmp_path / "spark" / "warehouse" / "scratch.db").is_dir()  # the local warehouse folder
     finally:
         spark.stop_session()
+
+
+# Hive's function registry: its static initialiser needs LlapSigner$Signable, which pyspark does
+# not ship (seeds_loader/hive_support.py); this query runs it
+REGISTRY_PROBE = (
+    "select reflect('org.apache.hadoop.hive.ql.exec.FunctionRegistry', 'isRankingFunction', 'rank')"
+)
+PLAIN_SESSION = r"""
+import sys
+from pyspark.sql import SparkSession
+
+builder = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+if sys.argv[1]:
+    builder = builder.config("spark.driver.extraClassPath", sys.argv[1])
+spark = builder.getOrCreate()
+try:
+    print("RESULT", spark.sql(sys.argv[2]).collect()[0][0])
+except Exception as exc:
+    print("RESULT error, names the missing interface:", "LlapSigner$Signable" in str(exc))
+"""
+
+
+def test_the_thrift_server_can_initialise_hive_functions(_spark_server, tmp_path):
+    """A session closing on a Thrift handler thread can make Hive register its functions (CI of
+    2026-12-07: one of three parallel dbt builds failed at its close with NoClassDefFoundError
+    LlapSigner$Signable). The server of make spark-up has the interface on its class path, so the
+    registry initialises there; a plain pyspark driver without the jar fails on the same query,
+    and with only the jar added it succeeds."""
+    import subprocess
+    import sys
+
+    from seeds_loader.hive_support import JAR_NAME
+
+    server = _spark_server()
+    assert query(server, REGISTRY_PROBE) == [("true",)]
+    jar = server.spark_jars_dir / JAR_NAME
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_CONF_DIR"}
+    found = []
+    for class_path in ("", str(jar)):
+        done = subprocess.run(
+            [sys.executable, "-c", PLAIN_SESSION, class_path, REGISTRY_PROBE],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        assert len(lines) == 1, done.stdout[-2000:] + done.stderr[-3000:]
+        found.append(lines[0])
+    assert found == ["RESULT error, names the missing interface: True", "RESULT true"]

@@ -56,6 +56,47 @@ def test_the_local_spark_conf_has_one_home_and_the_profile_agrees(tmp_path):
     assert profile["retailrocket"]["outputs"]["spark"]["threads"] == 4
 
 
+def test_the_hive_support_jar_holds_one_empty_public_interface(tmp_path):
+    """seeds_loader/hive_support.py: the jar written beside the local Spark's conf, named by its
+    driver class path, holds the class file of `public interface LlapSigner$Signable {}` (Java 8
+    format, read back field by field here) and the same bytes on every write."""
+    import struct
+    import zipfile
+
+    from seeds_loader.hive_support import CLASS_NAME, JAR_NAME, jar_bytes
+
+    s = settings(RR_TARGET="spark", RR_SPARK_DIR=str(tmp_path / "spark"))
+    s.dbt_env()  # writes spark-defaults.conf and the jar
+    jar = tmp_path / "spark" / "jars" / JAR_NAME
+    assert s.spark_conf()["spark.driver.extraClassPath"] == str(jar)
+    assert jar.read_bytes() == jar_bytes() == jar_bytes()
+    with zipfile.ZipFile(jar) as z:
+        assert z.namelist() == ["META-INF/MANIFEST.MF", f"{CLASS_NAME}.class"]
+        data = z.read(f"{CLASS_NAME}.class")
+    magic, minor, major, count = struct.unpack_from(">IHHH", data)
+    assert (magic, minor, major, count) == (0xCAFEBABE, 0, 52, 5)
+    at, names, classes = 10, {}, {}
+    for index in range(1, count):
+        tag = data[at]
+        if tag == 1:
+            (length,) = struct.unpack_from(">H", data, at + 1)
+            names[index] = data[at + 3 : at + 3 + length].decode()
+            at += 3 + length
+        else:
+            assert tag == 7
+            (classes[index],) = struct.unpack_from(">H", data, at + 1)
+            at += 3
+    flags, this, super_, *counts = struct.unpack_from(">HHHHHHH", data, at)
+    assert at + 14 == len(data)
+    assert flags == 0x0601  # public, interface, abstract
+    assert names[classes[this]] == CLASS_NAME and names[classes[super_]] == "java/lang/Object"
+    assert counts == [0, 0, 0, 0]  # no interfaces, fields, methods or attributes
+    # a second write leaves the file alone
+    before = jar.stat().st_mtime_ns
+    s.write_spark_conf()
+    assert jar.stat().st_mtime_ns == before
+
+
 def test_literals_cannot_break_out_of_their_quotes():
     assert literal("it's") == "'it\\'s'"
     assert literal("a\\'; drop table raw.x; --") == "'a\\\\\\'; drop table raw.x; --'"
