@@ -618,6 +618,29 @@ def test_mounted_paths_exist_and_container_paths_agree(resolved: dict[str, Any])
     assert {"type": "volume", "source": "airflow-auth", "target": "/opt/airflow/auth"} in scheduler["volumes"]
 
 
+def test_the_spark_thrift_server_gets_the_jar_airflow_init_writes(resolved: dict[str, Any]) -> None:
+    """Profile spark: the Thrift Server's driver class path names the jar that airflow-init
+    writes (`python -m seeds_loader spark jars`, into the stack's RR_SPARK_DIR/jars), the same
+    file on the host through both services' mounts, and the server starts only after
+    airflow-init wrote it and handed RR_SPARK_DIR to AIRFLOW_UID."""
+    from seeds_loader.hive_support import JAR_NAME
+
+    services = resolved["services"]
+    spark, init = services["spark-thrift"], services["airflow-init"]
+    command = spark["command"]
+    jar = command[command.index("--driver-class-path") + 1]
+    spark_dir = init["environment"]["RR_SPARK_DIR"]
+    assert jar == f"{spark_dir}/jars/{JAR_NAME}"
+    assert (
+        host_path(spark, jar) == host_path(init, jar) == REPO / "data" / "spark-compose" / "jars" / JAR_NAME
+    )
+    assert spark["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    script = (COMPOSE_DIR / "airflow-init.sh").read_text(encoding="utf-8")
+    assert "\npython -m seeds_loader spark jars\n" in script
+    trees = re.search(r"^OUTPUT_TREES=\((.*?)\)", script, re.S | re.M)[1].split()
+    assert Path(spark_dir).relative_to("/opt/retailrocket").as_posix() in trees
+
+
 def test_airflow_init_hands_over_only_git_ignored_trees() -> None:
     """airflow-init chowns these trees recursively: none may hold a tracked file."""
     script = (COMPOSE_DIR / "airflow-init.sh").read_text(encoding="utf-8")
@@ -1421,6 +1444,7 @@ def test_airflow_init_prepares_a_copy_of_the_repository(pg_names: dict[str, str]
         "RR_PROJECT_ROOT": str(root),
         "RR_TARGET": "postgres",
         "RR_PG_DATABASE": pg_names["WAREHOUSE_DB_NAME"],
+        "RR_SPARK_DIR": str(root / "data" / "spark-compose"),  # as docker-compose.yml sets it
         "_AIRFLOW_ADMIN_USER": "chief",
         "_AIRFLOW_ADMIN_PASSWORD": "admin-password-1",
     }
@@ -1440,10 +1464,22 @@ def test_airflow_init_prepares_a_copy_of_the_repository(pg_names: dict[str, str]
         (root / "dbt_retailrocket" / "target" / "manifest.json").read_text(encoding="utf-8")
     )
     assert manifest["metadata"]["project_name"] == "retailrocket"
-    for path in ("data/raw/retailrocket", "data/warehouse", "logs/reports", "dbt_retailrocket/target"):
+    from seeds_loader.hive_support import JAR_NAME, jar_bytes
+
+    jar = root / "data" / "spark-compose" / "jars" / JAR_NAME
+    assert jar.read_bytes() == jar_bytes()
+    for path in (
+        "data/raw/retailrocket",
+        "data/warehouse",
+        "data/spark-compose/jars",
+        "logs/reports",
+        "dbt_retailrocket/target",
+    ):
         assert (root / path).is_dir(), path
         if os.getuid() == 0:
             assert (root / path).stat().st_uid == uid, path
+    if os.getuid() == 0:
+        assert jar.stat().st_uid == uid
     if os.getuid() == 0:
         assert all(p.stat().st_uid == uid for p in (root / "dbt_retailrocket" / "target").rglob("*"))
 

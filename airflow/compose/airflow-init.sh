@@ -3,7 +3,9 @@
 # see docker-compose.yml) before any other Airflow service starts, on every `make up`; each step
 # is idempotent:
 #
-#   1. the folders the stack writes into the mounted repository exist;
+#   1. the folders the stack writes into the mounted repository exist, and the jar the Spark
+#      Thrift Server of profile spark puts on its class path (seeds_loader/hive_support.py) is in
+#      RR_SPARK_DIR/jars;
 #   2. `airflow db migrate` on the metadata database;
 #   3. the admin login of the UI: AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD from .env, written
 #      to the simple auth manager's passwords file on the airflow-auth volume;
@@ -21,6 +23,7 @@ DAG_ID=rr_funnel_daily
 # Created if missing and handed to AIRFLOW_UID with everything in them: all git-ignored output.
 OUTPUT_TREES=(
     data/warehouse
+    data/spark-compose
     logs/reports
     logs/airflow-compose
     dbt_retailrocket/target
@@ -73,6 +76,7 @@ step "1/5 folders under $ROOT"
 for path in "${OUTPUT_DIRS[@]}" "${OUTPUT_TREES[@]}"; do
     mkdir -p "$ROOT/$path"
 done
+python -m seeds_loader spark jars
 
 step "2/5 airflow db migrate"
 airflow db migrate
