@@ -137,7 +137,7 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
             for name, model, failures in wh.query(
                 "select distinct tests.test_name, catalog.model, tests.failures "
                 "from qa.rr_date_verdict_tests as tests "
-                "join qa.rr_invocations as run "
+                "left join qa.rr_invocations as run "
                 "on run.invocation_id = tests.invocation_id and run.phase = 'start' "
                 "left join qa.rr_catalog as catalog "
                 "on catalog.catalog_id = run.catalog_id and catalog.unique_id = tests.unique_id "

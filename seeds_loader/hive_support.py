@@ -25,8 +25,8 @@ from pathlib import Path
 
 JAR_NAME = "rr-hive-llap-signable.jar"
 CLASS_NAME = "org/apache/hadoop/hive/llap/security/LlapSigner$Signable"
-# a registry class whose static initialiser needs CLASS_NAME (what the tests load)
-NEEDS_IT = "org.apache.hadoop.hive.ql.exec.FunctionRegistry"
+# Hive's function registry, whose static initialiser needs CLASS_NAME
+REGISTRY_CLASS = "org.apache.hadoop.hive.ql.exec.FunctionRegistry"
 
 _ACC_PUBLIC, _ACC_INTERFACE, _ACC_ABSTRACT = 0x0001, 0x0200, 0x0400
 _JAVA_8 = 52

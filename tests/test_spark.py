@@ -13,12 +13,15 @@ import datetime as dt
 import decimal
 import math
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from exports.report import export_reports, stable_summary_lines
+from seeds_loader.hive_support import JAR_NAME, REGISTRY_CLASS
 from seeds_loader.load import load
 from seeds_loader.raw_files import LoadError
 from seeds_loader.warehouse import connect
@@ -454,11 +457,9 @@ def test_the_session_method_reads_and_writes_with_the_same_types(tmp_path):
         spark.stop_session()
 
 
-# Hive's function registry: its static initialiser needs LlapSigner$Signable, which pyspark does
-# not ship (seeds_loader/hive_support.py); this query runs it
-REGISTRY_PROBE = (
-    "select reflect('org.apache.hadoop.hive.ql.exec.FunctionRegistry', 'isRankingFunction', 'rank')"
-)
+# runs the static initialiser of Hive's function registry, which needs the interface pyspark does
+# not ship (seeds_loader/hive_support.py)
+REGISTRY_PROBE = f"select reflect('{REGISTRY_CLASS}', 'isRankingFunction', 'rank')"
 PLAIN_SESSION = r"""
 import sys
 from pyspark.sql import SparkSession
@@ -480,11 +481,6 @@ def test_the_thrift_server_can_initialise_hive_functions(_spark_server, tmp_path
     LlapSigner$Signable). The server of make spark-up has the interface on its class path, so the
     registry initialises there; a plain pyspark driver without the jar fails on the same query,
     and with only the jar added it succeeds."""
-    import subprocess
-    import sys
-
-    from seeds_loader.hive_support import JAR_NAME
-
     server = _spark_server()
     assert query(server, REGISTRY_PROBE) == [("true",)]
     jar = server.spark_jars_dir / JAR_NAME
