@@ -109,6 +109,10 @@ generate: setup ## generate a RetailRocket-format data set into RR_DATA_DIR (SCA
 load: setup ## load the raw CSV files of RR_DATA_DIR into the warehouse (RR_TARGET)
 	$(PY) -m seeds_loader load
 
+.PHONY: pg-roles
+pg-roles: setup ## PostgreSQL: create the read-only role RR_PG_READER_ROLE (default rr_reader) for analysts: reads kpi and qa, writes nothing
+	$(PY) -m seeds_loader pg-roles
+
 # ---------------------------------------------------------------------------------------------
 # Spark (RR_TARGET=spark; docs/spark.md)
 # ---------------------------------------------------------------------------------------------

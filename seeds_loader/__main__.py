@@ -1,4 +1,4 @@
-"""Command line: ``python -m seeds_loader {generate,load} ...``."""
+"""Command line: ``python -m seeds_loader {generate,load,status,spark,pg-roles} ...``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from seeds_loader.settings import SettingsError, load_settings
+from seeds_loader.settings import Settings, SettingsError, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         "driver needs into RR_SPARK_DIR/jars (seeds_loader/hive_support.py; the compose stack's init)",
     )
     sp.add_argument("action", choices=["up", "down", "status", "jars"])
+    sub.add_parser(
+        "pg-roles",
+        help="PostgreSQL: create the read-only role RR_PG_READER_ROLE (default rr_reader) for analysts: "
+        "reads kpi and qa, writes nothing (seeds_loader/pg_roles.py)",
+    )
     return p
 
 
@@ -113,7 +118,24 @@ def main(argv: list[str] | None = None) -> int:
                 f"(Asia/Seoul); last complete day {status.last_complete_day}"
             )
         return 0
+    if args.command == "pg-roles":
+        return _pg_roles(settings)
     raise AssertionError(args.command)
+
+
+def _pg_roles(settings: Settings) -> int:
+    """make pg-roles: prints ``reader role: NAME`` (one line, for scripts), then how to connect."""
+    from seeds_loader.pg_roles import RoleError, connect_hint, create_reader_role
+    from seeds_loader.warehouse import WarehouseError
+
+    try:
+        role = create_reader_role(settings)
+    except (RoleError, WarehouseError, SettingsError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    print(f"reader role: {role}")
+    print(connect_hint(settings, role))
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ RR_PG_USER                 postgres                            PostgreSQL user
 RR_PG_PASSWORD             (empty)                             PostgreSQL password
 RR_PG_DATABASE             retailrocket                        PostgreSQL database (created if
                                                                missing)
+RR_PG_READER_ROLE          rr_reader                           the read-only group role of
+                                                               ``make pg-roles``: reads kpi and
+                                                               qa, writes nothing (analysts'
+                                                               LOGIN roles join it)
 RR_DATA_DIR                data/raw/retailrocket               folder with the four raw CSV files
 RR_WAREHOUSE_WAIT_SECONDS  600                                 how long to wait while another
                                                                process holds the DuckDB file (a
@@ -71,6 +75,7 @@ DEFAULTS: dict[str, str] = {
     "RR_PG_USER": "postgres",
     "RR_PG_PASSWORD": "",
     "RR_PG_DATABASE": "retailrocket",
+    "RR_PG_READER_ROLE": "rr_reader",
     "RR_DATA_DIR": "data/raw/retailrocket",
     "RR_WAREHOUSE_WAIT_SECONDS": "600",
     "RR_AIRFLOW_PORT": "8080",
@@ -153,6 +158,7 @@ class Settings:
     spark_dir: Path = Path("data/spark")
     spark_master: str = "local[2]"
     spark_driver_memory: str = "4g"
+    pg_reader_role: str = "rr_reader"
 
     @property
     def spark_warehouse_dir(self) -> Path:
@@ -252,6 +258,7 @@ class Settings:
             "RR_PG_USER": self.pg_user,
             "RR_PG_PASSWORD": self.pg_password,
             "RR_PG_DATABASE": self.pg_database,
+            "RR_PG_READER_ROLE": self.pg_reader_role,
             "RR_DATA_DIR": str(self.data_dir),
             "RR_PROJECT_ROOT": str(self.root),
             "RR_WAREHOUSE_WAIT_SECONDS": f"{self.wait_seconds:g}",
@@ -270,6 +277,22 @@ class Settings:
 
 def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+# a plain lowercase identifier, so admins can type it unquoted (`create role alice ... in role
+# rr_reader`); pg_* names are reserved by PostgreSQL, the others are keywords of role clauses
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+RESERVED_ROLE_NAMES = ("public", "none", "current_role", "current_user", "session_user")
+
+
+def check_role_name(name: str, what: str = "RR_PG_READER_ROLE") -> str:
+    """``name`` when it is a role name the project may create and grant to, else SettingsError."""
+    if not ROLE_NAME.fullmatch(name) or name.startswith("pg_") or name in RESERVED_ROLE_NAMES:
+        raise SettingsError(
+            f"{what} must be a lowercase SQL identifier ([a-z_][a-z0-9_]{{0,62}}; not pg_*, "
+            f"{', '.join(RESERVED_ROLE_NAMES)}); got {name!r}"
+        )
+    return name
 
 
 def _check_target(target: str) -> None:
@@ -329,6 +352,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
         raise SettingsError(
             f"RR_SPARK_AUTH must be empty or one of {', '.join(a for a in SPARK_AUTHS if a)}; got {spark_auth!r}"
         )
+    reader_role = check_role_name(get("RR_PG_READER_ROLE").strip() or DEFAULTS["RR_PG_READER_ROLE"])
     spark_memory = get("RR_SPARK_DRIVER_MEMORY").strip()
     if not re.fullmatch(r"[0-9]+[kmgt]?", spark_memory, re.IGNORECASE):
         raise SettingsError(f"RR_SPARK_DRIVER_MEMORY must be a JVM size such as 4g; got {spark_memory!r}")
@@ -354,4 +378,5 @@ def load_settings(environ: Mapping[str, str] | None = None, *, use_dotenv: bool 
         spark_dir=path("RR_SPARK_DIR"),
         spark_master=get("RR_SPARK_MASTER").strip() or "local[2]",
         spark_driver_memory=spark_memory,
+        pg_reader_role=reader_role,
     )
