@@ -32,7 +32,7 @@ FINGERPRINTS_TABLE = "raw_rr_date_fingerprints"
 # PostgreSQL) nobody ever sees it. On Spark (no transactions) a load records itself first (its
 # raw_rr_loads row withdraws the certification of the dates it changed) and then swaps its new
 # tables in; one killed in between leaves it behind: dbt then refuses to start
-# (rr_raw_load_unfinished in macros/certification/rr_history.sql) and the next load reloads
+# (rr_raw_load_unfinished in macros/qa/utils/rr_raw_bookkeeping.sql) and the next load reloads
 # every table.
 UNFINISHED_TABLE = "raw_rr_load_unfinished"
 # a load counts once its raw_rr_loads row exists: rows another table holds for a load id with no

@@ -1,0 +1,3 @@
+{% macro rr_text(expression) -%}
+    cast({{ expression }} as {{ dbt.type_string() }})
+{%- endmacro %}
