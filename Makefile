@@ -34,7 +34,8 @@ LOOKBACK ?=
 START ?=
 END ?=
 Q ?=
-export SCALE SEED DATE LOOKBACK START END Q
+REASON ?=
+export SCALE SEED DATE LOOKBACK START END Q REASON
 
 .PHONY: help
 help: ## list the commands
@@ -135,6 +136,10 @@ spark-migrate-history: setup ## once, after upgrading: partition a Spark run his
 .PHONY: build
 build: setup ## dbt build on RR_TARGET: DATE=YYYY-MM-DD [LOOKBACK=n] for one date, START= END= for a range (widened to certify them), default every date
 	$(PY) -m exports.pipeline build
+
+.PHONY: lock-definitions
+lock-definitions: setup ## pin the definitions the numbers are made under (REASON="why", one line): rewrites dbt_retailrocket/models/qa/_qa__definitions_lock.yml
+	$(PY) -m exports.definitions lock --reason "$$REASON"
 
 .PHONY: docs
 docs: setup ## generate the metric catalogue (dbt docs) as one static page and say where it is
