@@ -4,8 +4,11 @@ Nothing here defines a metric. The definitions are the ``{% docs %}`` blocks of 
 (``models/**/_*__docs.md``), a column's definition is the docs block its description names in
 the models' YAML (``{{ doc('kpi_sessions') }}``), and a conversion rate's numerator and
 denominator are those of its ratio metric in the semantic layer (``models/kpi/_kpi__semantic.yml``).
-The report reads them from the project's files at export time, so a changed definition reaches
-the page without a copy typed into Python.
+
+Two ways to read them: :func:`catalogue_from_definitions` takes them from the texts the dbt
+project recorded for the definitions a date was certified under (``qa.rr_definition_texts``,
+docs block ``rr_definitions``): what the report of that date shows, whatever the files say
+today. :func:`load_catalogue` reads today's files (the project site's metrics page).
 
 :func:`ratio` is the Python side of the dbt macro ``rr_ratio`` (``macros/rr_ratio.sql``): a share
 is the numerator over the denominator, null when the denominator is 0. The daily rates are read
@@ -17,7 +20,9 @@ average of daily rates.
 from __future__ import annotations
 
 import html
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -118,6 +123,39 @@ def _load(dbt_dir: Path) -> Catalogue:
         ratios[metric["name"]] = RatioMetric(
             metric["name"], labels[metric["name"]], numerator, denominator, found.group(1) if found else None
         )
+    return Catalogue(docs, columns, ratios, labels)
+
+
+def catalogue_from_definitions(texts: Mapping[tuple[str, str], str]) -> Catalogue:
+    """The catalogue of one state of the definitions: ``texts`` maps (kind, name) to the entry
+    texts the dbt project recorded (macro rr_definitions_current): ``doc`` entries (a docs block's
+    text), ``column`` entries (``model.column`` -> JSON with its description and the docs blocks
+    it names) and ``metric`` entries (JSON: label, type, numerator and denominator metrics, the
+    columns of the measures it reads)."""
+    docs = {name: text for (kind, name), text in texts.items() if kind == "doc"}
+    columns: dict[str, dict[str, str]] = {}
+    for (kind, name), text in texts.items():
+        if kind == "column":
+            blocks = json.loads(text).get("docs") or []
+            if blocks:
+                model, column = name.split(".", 1)
+                columns.setdefault(model, {})[column] = blocks[0]
+    metrics = {name: json.loads(text) for (kind, name), text in texts.items() if kind == "metric"}
+    labels = {name: metric.get("label") or name for name, metric in metrics.items()}
+    ratios = {}
+    for name, metric in metrics.items():
+        if metric.get("type") != "ratio":
+            continue
+        measures = metric.get("measures") or {}
+        try:
+            numerator = measures[metrics[metric["numerator"]]["measure"]]
+            denominator = measures[metrics[metric["denominator"]]["measure"]]
+        except KeyError as exc:
+            raise CatalogueError(
+                f"ratio metric {name}: unknown metric or measure {exc} in the recorded definitions"
+            ) from None
+        doc = next((c.get(name) for c in columns.values() if c.get(name)), None)
+        ratios[name] = RatioMetric(name, labels[name], numerator, denominator, doc)
     return Catalogue(docs, columns, ratios, labels)
 
 

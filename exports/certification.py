@@ -1,9 +1,10 @@
 """Is a date's data certified? The one question the export, the DAG and ``make check`` ask.
 
-The answer is the dbt project's view ``qa.rr_date_certification`` (macros/certification: the
-rule lives there, once). This module only reads it, with what the summary and ``make check``
-show beside it: the tests expected / ran / passed per gate of the verdict that certified the
-date, the pipeline run and window that checked it, and the raw load it describes.
+The answer is the dbt project's view ``qa.rr_date_certification`` (models/qa, macro
+rr_date_certification_sql: the rule lives there, once). This module only reads it, with what
+the summary and ``make check`` show beside it: the tests expected / ran / passed per gate of
+the verdict that certified the date, the pipeline run and window that checked it, and the raw
+load it describes.
 
 :func:`plan_window` is the other half of the contract: a run for date D must rebuild from the
 first uncertified date (a re-delivery that changed an older date, a failed or partial earlier
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from seeds_loader.rules import WINDOW_NOTE_MAX, one_line
 from seeds_loader.status import read_raw_status
 from seeds_loader.warehouse import Warehouse
 
@@ -64,6 +66,9 @@ class Certification:
     window_note: str | None = None
     gates: list[GateCoverage] = field(default_factory=list)
     warnings: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    # the locked definitions the date was certified under (docs block rr_definitions)
+    definitions_version: int | None = None
+    definitions_sha256: str | None = None
 
     @property
     def refusal(self) -> str:
@@ -82,13 +87,19 @@ class Certification:
 
 
 def _not_askable(wh: Warehouse) -> str | None:
-    """Why no date can be certified yet (nothing loaded or checked), or None."""
+    """Why no date can be certified yet (nothing loaded or checked, or checked by an earlier
+    version of the project, before definitions were locked), or None."""
     if not wh.table_exists("raw", "raw_rr_loads") or not wh.table_exists("raw", "raw_rr_date_fingerprints"):
         return (
             "no raw load is recorded in this warehouse: load the raw files with python -m seeds_loader load"
         )
     if not wh.table_exists("qa", VIEW):
         return "no dbt run has checked any date yet (qa.rr_date_certification does not exist)"
+    if "definitions_sha256" not in wh.columns("qa", VIEW):
+        return (
+            "the dates were checked by an earlier version of the project, before definitions were locked: "
+            "rebuild and check them under the lock (make build)"
+        )
     return None
 
 
@@ -99,7 +110,7 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
         return Certification(d, False, why_not)
     rows = wh.query(
         f"select is_certified, reason, checked_at, checked_by_pipeline_run_id, checked_by_invocation_id, "
-        f"raw_load_id, raw_loaded_at from qa.{VIEW} where kpi_date = %s",
+        f"raw_load_id, raw_loaded_at, definitions_version, definitions_sha256 from qa.{VIEW} where kpi_date = %s",
         (d,),
     )
     if not rows:
@@ -107,7 +118,9 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
         return Certification(
             d, False, f"no raw events on {d.isoformat()} in the data now loaded (raw load {loaded})"
         )
-    is_certified, reason, checked_at, run_id, invocation_id, raw_load_id, raw_loaded_at = rows[0]
+    is_certified, reason, checked_at, run_id, invocation_id, raw_load_id, raw_loaded_at, version, sha256 = (
+        rows[0]
+    )
     gates: list[GateCoverage] = []
     warnings: list[tuple[str, str | None, int | None]] = []
     window: tuple[dt.date | None, dt.date | None] | None = None
@@ -130,7 +143,7 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
         if found:
             window, note = (found[0][0], found[0][1]), found[0][2]
         # the warnings the verdict counted for d (a window test's failing rows placed on their
-        # dates count on those dates only: macros/certification, rr_failing_dates), each with the
+        # dates count on those dates only: macros/qa, rr_failing_dates), each with the
         # model the catalog of that invocation's version gives it (qa.rr_catalog keeps every version)
         warnings = [
             (name, model, None if failures is None else int(failures))
@@ -164,6 +177,8 @@ def certification(wh: Warehouse, d: dt.date) -> Certification:
         window_note=note,
         gates=gates,
         warnings=warnings,
+        definitions_version=None if version is None else int(version),
+        definitions_sha256=sha256,
     )
 
 
@@ -192,7 +207,7 @@ def history_version(wh: Warehouse) -> tuple:
 def gate_test_results(wh: Warehouse, cert: Certification) -> list[GateTestResult]:
     """Each gate test of the verdict that certified ``cert.date``, with the result that verdict
     counted, as the dbt project recorded it (``qa.rr_date_verdict_tests``, written with the
-    verdict by macros/certification: the one place that decides which result counts). In gate
+    verdict by macros/qa/verdict: the one place that decides which result counts). In gate
     order, then by test name. Empty when the date was never checked."""
     if cert.invocation_id is None:
         return []
@@ -239,28 +254,70 @@ class RunWindow:
         return out
 
 
-def plan_window(wh: Warehouse | None, target_date: dt.date, lookback_days: int = 1) -> RunWindow:
+def plan_window(
+    wh: Warehouse | None, target_date: dt.date, lookback_days: int = 1, definitions_sha256: str | None = None
+) -> RunWindow:
     """The window of a run for ``target_date``: ``target_date - lookback_days .. target_date``,
     widened back to the first date up to ``target_date`` that is not certified (never built or
-    checked, changed by a raw re-delivery, or left failed or partial by an earlier run)."""
+    checked, changed by a raw re-delivery, or left failed or partial by an earlier run) or was
+    certified under other definitions than the lock's (``definitions_sha256``, default: the
+    committed lock's): a date's numbers read every earlier date's, so a new definitions version
+    rebuilds from the first date."""
     asked = target_date - dt.timedelta(days=lookback_days)
-    if wh is None or _not_askable(wh) is not None:
+    why_not = None if wh is None else _not_askable(wh)
+    if wh is None or why_not is not None:
         status = None if wh is None else read_raw_status(wh)
         first = None if status is None else status.first_event_date
         if first is None or first >= asked:
             return RunWindow(target_date, asked, lookback_days, None)
+        if why_not is not None and why_not.startswith("the dates were checked by an earlier version"):
+            return _widened(target_date, first, "checked before definitions were locked")
         return _widened(target_date, first, "no date has been certified in this warehouse yet")
+    locked = definitions_sha256 or locked_sha256()
     rows = wh.query(
-        f"select kpi_date, reason from qa.{VIEW} where not is_certified and kpi_date < %s "
+        f"select kpi_date, is_certified, reason, definitions_version from qa.{VIEW} "
+        "where (not is_certified or definitions_sha256 is null or definitions_sha256 <> %s) and kpi_date < %s "
         "order by kpi_date limit 1",
-        (asked,),
+        (locked, asked),
     )
     if not rows:
         return RunWindow(target_date, asked, lookback_days, None)
-    first, reason = rows[0]
+    first, is_certified, reason, version = rows[0]
+    if is_certified:
+        reason = f"certified under definitions v{version}, not under the lock's"
     return _widened(target_date, first, f"{first.isoformat()} was not certified: {reason}")
 
 
+def locked_sha256() -> str:
+    """The sha256 of the committed definitions lock (docs block rr_definitions)."""
+    from exports.definitions import read_lock
+
+    lock = read_lock()
+    if lock is None:
+        raise ValueError("there is no definitions lock: make lock-definitions REASON=...")
+    return str(lock["definitions_sha256"])
+
+
+def definition_texts(wh: Warehouse, definitions_sha256: str) -> dict[tuple[str, str], str]:
+    """The texts of one state of the definitions, as the dbt project recorded them when a run
+    first ran under it (qa.rr_definition_texts): {(kind, name): text}."""
+    return {
+        (kind, name): text
+        for kind, name, text in wh.query(
+            "select kind, name, entry_text from qa.rr_definition_texts where definitions_sha256 = %s",
+            (definitions_sha256,),
+        )
+    }
+
+
 def _widened(target_date: dt.date, first: dt.date, why: str) -> RunWindow:
+    """The window from ``first``; its note (the dbt var window_note: one line, at most
+    WINDOW_NOTE_MAX characters) says why."""
     days = (target_date - first).days
-    return RunWindow(target_date, first, days, f"rebuilt from {first.isoformat()}: {why}"[:900])
+    note = one_line(f"rebuilt from {first.isoformat()}: {why}")
+    return RunWindow(
+        target_date,
+        first,
+        days,
+        note if len(note) <= WINDOW_NOTE_MAX else note[: WINDOW_NOTE_MAX - 3] + "...",
+    )

@@ -11,8 +11,11 @@ and prints), drawn from the same snapshot of schema ``kpi`` (certified dates onl
   summed denominators, :func:`exports.catalogue.ratio`), the partial days of the data marked;
 - the weekly cohort retention as two heat maps; the category funnel of D (top root categories
   by sessions) as a table with inline bars; the CRM segments' sizes and a short sample;
-- the definitions: every number links to its docs block and shows it on hover
-  (:mod:`exports.catalogue` reads them from the dbt project).
+- the definitions: every number links to its docs block and shows it on hover, in the texts the
+  dbt project recorded for the definitions version the date was certified under (named on the
+  page, with its sha256; :func:`exports.catalogue.catalogue_from_definitions`), never today's
+  files; trend points certified under another version are marked, and a comparison across
+  versions says so.
 
 The charts are matplotlib figures saved as SVG and inlined. Why matplotlib: the page must open
 offline, stay small and be byte-identical for the same data. Plotly inlines about 4.6 MB of
@@ -36,6 +39,7 @@ from typing import Any
 
 from exports.catalogue import Catalogue, doc_html, doc_text, ratio
 from exports.certification import Certification, certification
+from exports.rows import FINGERPRINT_COLUMN, RowsRead
 from seeds_loader.status import PARTIAL, RawStatus
 from seeds_loader.warehouse import Warehouse
 
@@ -52,7 +56,7 @@ FUNNEL_STEPS = ("sessions", "sessions_with_view", "sessions_with_cart", "session
 TEMPLATE = Path(__file__).parent / "templates" / "report.html.j2"
 
 # chart colours (colour-blind safe: Okabe-Ito), and the one style of every chart
-BLUE, ORANGE, GREEN, GREY = "#0072B2", "#E69F00", "#009E73", "#999999"
+BLUE, ORANGE, GREEN, GREY, VERMILION = "#0072B2", "#E69F00", "#009E73", "#999999", "#D55E00"
 RATE_COLOURS = dict(zip(RATES, (BLUE, ORANGE, GREEN), strict=True))
 MPL_STYLE = {
     "svg.fonttype": "none",  # text stays text: small, searchable, crisp in print
@@ -85,6 +89,8 @@ class PageData:
     partial_days: frozenset[dt.date]  # days of the window the raw data cover in part
     raw_first_date: dt.date
     raw_last_date: dt.date
+    # the definitions version each published date of the trend was certified under
+    definitions: dict[dt.date, int | None]
 
 
 def read_page_data(
@@ -94,21 +100,38 @@ def read_page_data(
     crm_sizes: list[tuple[str, int, int]],
     cert: Certification,
     raw: RawStatus,
+    rows_read: RowsRead,
 ) -> PageData:
-    """The page's data of ``target_date``, inside the export's snapshot."""
+    """The page's data of ``target_date``, inside the export's snapshot; the fingerprints of the
+    rows it reads go to ``rows_read`` (every certified date of the trend is expected: a row
+    deleted after its checks is refused, not drawn as a gap)."""
     first = target_date - dt.timedelta(days=TREND_DAYS + TRAILING_DAYS - 2)
     names, rows = wh.query_with_columns(
         f"select * from kpi.{FUNNEL_MODEL} where kpi_date between %s and %s order by kpi_date",
         (first, target_date),
     )
-    history = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+    read = [dict(zip(names, row, strict=True)) for row in rows]
+    history = {r["kpi_date"]: {k: v for k, v in r.items() if k != FINGERPRINT_COLUMN} for r in read}
+    definitions = {
+        d: (None if version is None else int(version))
+        for d, version in wh.query(
+            "select kpi_date, definitions_version from qa.rr_date_certification "
+            "where is_certified and kpi_date between %s and %s",
+            (first, target_date),
+        )
+    }
+    rows_read.read(f"kpi.{FUNNEL_MODEL}", definitions, [(r["kpi_date"], r[FINGERPRINT_COLUMN]) for r in read])
     previous = target_date - dt.timedelta(days=1)
     previous_refusal = None if previous in history else certification(wh, previous).refusal
     names, rows = wh.query_with_columns(
         f"select * from kpi.{CATEGORY_MODEL} where kpi_date = %s order by sessions desc, root_category_id",
         (target_date,),
     )
-    categories = [dict(zip(names, row, strict=True)) for row in rows]
+    read = [dict(zip(names, row, strict=True)) for row in rows]
+    rows_read.read(
+        f"kpi.{CATEGORY_MODEL}", [target_date], [(target_date, r[FINGERPRINT_COLUMN]) for r in read]
+    )
+    categories = [{k: v for k, v in r.items() if k != FINGERPRINT_COLUMN} for r in read]
     funnel_columns, funnel_rows = tables["funnel"]
     window = [target_date - dt.timedelta(days=i) for i in range(TREND_DAYS)]
     return PageData(
@@ -125,6 +148,7 @@ def read_page_data(
         partial_days=frozenset(d for d in window if raw.coverage(d).state == PARTIAL),
         raw_first_date=raw.first_event_date,
         raw_last_date=raw.last_event_date,
+        definitions=definitions,
     )
 
 
@@ -178,9 +202,22 @@ def _change(metric: str, today: Any, before: Any, is_rate: bool) -> tuple[str, s
     return _signed(diff, "", 0) + relative, direction
 
 
+def other_definitions(data: PageData, days: list[dt.date]) -> list[int | None]:
+    """The definitions versions, other than the target date's, that these published days were
+    certified under (a comparison across them compares two definitions, and says so)."""
+    own = data.certification.definitions_version
+    return sorted(
+        {data.definitions.get(d) for d in days if d in data.history and data.definitions.get(d) != own},
+        key=lambda v: (v is None, v or 0),
+    )
+
+
 def headline(data: PageData, catalogue: Catalogue) -> list[dict[str, Any]]:
     d = data.target_date
     previous = data.history.get(d - dt.timedelta(days=1))
+    own = data.certification.definitions_version
+    previous_versions = other_definitions(data, [d - dt.timedelta(days=1)])
+    trailing_versions = other_definitions(data, [d - dt.timedelta(days=i) for i in range(TRAILING_DAYS)])
     cards = []
     for metric in (*HEADLINE_COUNTS, *RATES):
         is_rate = metric in RATES
@@ -212,9 +249,20 @@ def headline(data: PageData, catalogue: Catalogue) -> list[dict[str, Any]]:
                 "seven_raw": seven_raw,
                 "seven_days": days,
                 "seven_label": "last 7 days" if is_rate else "7-day total",
+                # a comparison across definitions versions, labelled as such
+                "previous_definitions": _versions_note(own, previous_versions),
+                "seven_definitions": _versions_note(own, trailing_versions),
             }
         )
     return cards
+
+
+def _versions_note(own: int | None, others: list[int | None]) -> str | None:
+    """'compares definitions v1 with v2' when other versions are in a comparison, else None."""
+    if not others:
+        return None
+    names = ", ".join("unlocked" if v is None else f"v{v}" for v in others)
+    return f"compares definitions v{own} with {names}"
 
 
 # -----------------------------------------------------------------------------------------------
@@ -281,6 +329,8 @@ def trend_series(data: PageData, catalogue: Catalogue) -> list[dict[str, Any]]:
             "date": day,
             "partial": day in data.partial_days,
             "published": row is not None,
+            # the definitions version the day was certified under, when not the target date's
+            "other_definitions": bool(other_definitions(data, [day])),
         }
         for metric in RATES:
             point[metric] = None if row is None else row[metric]
@@ -311,6 +361,17 @@ def trend_chart(data: PageData, catalogue: Catalogue, series: list[dict[str, Any
         seven = [float("nan") if p[f"{metric}_7d"] is None else p[f"{metric}_7d"] for p in series]
         ax.plot(days, daily, color=colour, lw=0.8, alpha=0.55, marker="o", ms=2.5, label="daily")
         ax.plot(days, seven, color=colour, lw=2.2, label="7 days (summed numerators / denominators)")
+        other = [(p["date"], p[metric]) for p in series if p["other_definitions"] and p[metric] is not None]
+        if other:
+            ax.plot(
+                [day for day, _ in other],
+                [value for _, value in other],
+                linestyle="none",
+                marker="X",
+                ms=7,
+                color=VERMILION,
+                label=f"certified under other definitions than v{data.certification.definitions_version}",
+            )
         ax.set_title(catalogue.labels[metric], fontsize=9)
         _percent_axis(ax.yaxis)
         ax.set_ylim(bottom=0)
@@ -478,8 +539,9 @@ def _definitions(catalogue: Catalogue, names: list[str]) -> list[dict[str, str]]
     ]
 
 
-def render_html(data: PageData, catalogue: Catalogue) -> bytes:
-    """The page of ``data`` (see the module doc): the same data gives the same bytes."""
+def render_html(data: PageData, catalogue: Catalogue, session_rule: str) -> bytes:
+    """The page of ``data`` with the definitions of ``catalogue`` (those the date was certified
+    under) and the session rule in words (see the module doc): the same data gives the same bytes."""
     import jinja2
     from matplotlib import rc_context
 
@@ -520,6 +582,8 @@ def render_html(data: PageData, catalogue: Catalogue) -> bytes:
         "target_date": data.target_date.isoformat(),
         "certified": cert.certified,
         "raw_load_id": cert.raw_load_id,
+        "definitions_version": cert.definitions_version,
+        "definitions_sha256": cert.definitions_sha256,
         "headline": {
             c["metric"]: {
                 "value": c["value_raw"],
@@ -540,6 +604,7 @@ def render_html(data: PageData, catalogue: Catalogue) -> bytes:
             {
                 "date": p["date"].isoformat(),
                 "partial": p["partial"],
+                "definitions_version": data.definitions.get(p["date"]),
                 **{k: fmt_share(p[k]) if p["published"] else None for k in p if k.startswith("cvr_")},
             }
             for p in series
@@ -583,6 +648,8 @@ def render_html(data: PageData, catalogue: Catalogue) -> bytes:
         raw_first=data.raw_first_date.isoformat(),
         raw_last=data.raw_last_date.isoformat(),
         definitions=definitions,
+        session_rule=session_rule,
+        other_trend_days=[p["date"].isoformat() for p in series if p["other_definitions"] and p["published"]],
         tooltips=tooltips,
         labels=catalogue.labels,
         machine=jinja2.utils.markupsafe.Markup(

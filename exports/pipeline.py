@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from exports.certification import RunWindow, certification, certified_dates, plan_window
-from exports.report import read_report_tables, render_csv, report_names
+from exports.manifest import report_names
+from exports.report import read_report_tables, render_csv
 from seeds_loader import rules
 from seeds_loader.raw_files import LoadError
 from seeds_loader.settings import Settings, SettingsError, load_settings
@@ -313,13 +314,27 @@ def _runs(dates: Sequence[dt.date]) -> str:
 
 
 def check(settings: Settings, reports_dir: Path) -> int:
-    """Is the latest report trustworthy? Certification of every date, the latest report's gates.
+    """Is what the reports folder holds trustworthy? Every report set in it is checked:
 
-    Exit 0 when the newest report's date is certified now and its CSVs hold exactly the certified
-    rows (rendered again from schema kpi); 1 otherwise (or no report yet).
-    """
-    summaries = sorted(reports_dir.glob("rr_pipeline_summary_*.txt"), key=lambda p: p.stat().st_mtime)
+    - its files against its manifest (any file edited, removed or added after the export is
+      named; :mod:`exports.manifest`);
+    - its date's certification now (a date no longer certified: STALE);
+    - a certified date's CSVs against the certified rows rendered again from schema kpi, and
+      those rows against the fingerprints recorded when they were built and checked;
+    - the definitions its summary names against those of the date's certificate.
+
+    Exit 0 when every set is intact and the newest report's date is certified now with exactly
+    its reported rows; 1 otherwise (or no report yet). An older report of a date that is no
+    longer certified is shown as STALE without failing the check."""
+    from exports.manifest import ManifestError, report_dates, verify_folder
+    from exports.rows import RowsRead
+
     print(f"warehouse  {settings.describe()}")
+    try:
+        dates = report_dates(reports_dir) if reports_dir.is_dir() else []
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         with connect(settings, create=False) as wh, wh.snapshot():
             states = certified_dates(wh)
@@ -331,12 +346,10 @@ def check(settings: Settings, reports_dir: Path) -> int:
                 if wh.table_exists("raw", "raw_rr_loads")
                 else []
             )
-            report_dates = [
-                rules.parse_date(p.stem.removeprefix("rr_pipeline_summary_"), "report date")
-                for p in summaries
-            ]
-            certs = {d: certification(wh, d) for d in report_dates}
-            latest_tables = read_report_tables(wh, report_dates[-1]) if report_dates else {}
+            certs = {d: certification(wh, d) for d in dates}
+            rows_read = RowsRead()
+            tables = {d: read_report_tables(wh, d, rows_read) for d in dates if certs[d].certified}
+            changed_rows = rows_read.changed(wh)
     except WarehouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -356,37 +369,62 @@ def check(settings: Settings, reports_dir: Path) -> int:
             print(f"not certified: {_runs([d for d, _ in bad])}; first {bad[0][0]}: {bad[0][1]}")
     else:
         print("certified  nothing yet (no dbt run has checked any date)")
-    if not summaries:
+    if not dates:
         print(f"reports    none in {reports_dir} yet (make demo, or make report DATE=...)")
         return 1
-    stale = [d for d in report_dates if not certs[d].certified]
-    print(f"reports    {len(summaries)} in {reports_dir}: {_runs(report_dates)}")
-    for d in stale:
-        print(f"  STALE    the report of {d} shows numbers that are no longer certified: {certs[d].refusal}")
-    latest, latest_date = summaries[-1], report_dates[-1]
-    cert = certs[latest_date]
-    print(f"latest     {latest.name} ({'certified' if cert.certified else 'NOT certified now'})")
-    differing = [
-        name
-        for key, name in report_names(latest_date).items()
-        if key in latest_tables
-        and (
-            not (reports_dir / name).exists()
-            or (reports_dir / name).read_bytes() != render_csv(*latest_tables[key])
+    print(f"reports    {len(dates)} in {reports_dir}: {_runs(dates)}")
+    problems = [line for result in verify_folder(reports_dir) for line in result.problems()]
+    problems += changed_rows
+    for d, rendered in tables.items():
+        names = report_names(d)
+        for key, (columns, rows) in rendered.items():
+            path = reports_dir / names[key]
+            if path.exists() and path.read_bytes() != render_csv(columns, rows):
+                problems.append(
+                    f"{path.name} differs from the certified rows of {d} now: export the date again"
+                )
+        summary = reports_dir / names["summary"]
+        named = (
+            _summary_value(summary, "definitions_sha256") if summary.exists() else certs[d].definitions_sha256
         )
-    ]
-    if cert.certified and differing:
-        print(f"  DIFFERS  {', '.join(differing)} no longer match the certified data: export the date again")
+        if named != certs[d].definitions_sha256:
+            problems.append(
+                f"{summary.name} names definitions {named or 'none'}; {d} is certified under "
+                f"v{certs[d].definitions_version} ({certs[d].definitions_sha256}): export the date again"
+            )
+    for line in problems:
+        print(f"  DIFFERS  {line}")
+    for d in dates:
+        if not certs[d].certified:
+            print(
+                f"  STALE    the report of {d} shows numbers that are no longer certified: {certs[d].refusal}"
+            )
+    latest = dates[-1]
+    cert = certs[latest]
+    print(
+        f"latest     {report_names(latest)['summary']} ({'certified' if cert.certified else 'NOT certified now'})"
+    )
+    if not cert.certified:
+        print(f"  {cert.refusal}")
         return 1
-    if cert.certified:
-        print(f"  its CSVs match the certified data of {latest_date}")
-        print(f"  checked by pipeline run {cert.pipeline_run_id}, window {cert.window_text()}")
-        print("  gate              status     tests")
-        for gate in cert.gates:
-            print(f"  {gate.gate:<18}{gate.status:<11}{gate.describe()}")
-        return 0
-    print(f"  {cert.refusal}")
-    return 1
+    if not problems:
+        print("  every report file matches its manifest, and the CSVs the certified rows of their date")
+    print(
+        f"  checked by pipeline run {rules.one_line(str(cert.pipeline_run_id))}, window "
+        f"{rules.one_line(cert.window_text())}, definitions v{cert.definitions_version}"
+    )
+    print("  gate              status     tests")
+    for gate in cert.gates:
+        print(f"  {gate.gate:<18}{gate.status:<11}{gate.describe()}")
+    return 1 if problems else 0
+
+
+def _summary_value(path: Path, key: str) -> str | None:
+    """The value of a ``key=value`` line of a summary (None when it has none)."""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(f"{key}="):
+            return line.split("=", 1)[1]
+    return None
 
 
 def open_report(target_date: dt.date, reports_dir: Path, environ: Mapping[str, str]) -> int:

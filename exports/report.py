@@ -11,25 +11,31 @@
   row count and sha256; then the original project's ``key=value`` lines (run id, target date,
   ``[rr_funnel_daily]``, ``[quality_checks]``);
 - ``rr_report_<D>.html``: the same day as one self-contained page with charts, for people
-  (:mod:`exports.html_report`).
+  (:mod:`exports.html_report`);
+- ``rr_report_files_<D>.sha256``: the manifest, the sha256 of every file above
+  (:mod:`exports.manifest`; ``make check`` names any file edited after the export).
 
 Compatible with the original project (docs/differences.md): each CSV starts with the original's
 columns, in its order and with its names, then ours (:data:`REPORT_LAYOUTS`, the one place that
 says which of our columns fills each of the original's).
 
 Guarded: the export asks :func:`exports.certification.certification` whether D is certified
-(the dbt project's ``qa.rr_date_certification``, the one definition) and reads the KPI rows from
+(the dbt project's ``qa.rr_date_certification``, the one definition) and reads only rows of
 schema ``kpi``, whose views show certified dates only; everything is read in one snapshot that
-no raw load can change. When D is not certified nothing is written, any earlier report of D is
-removed (it would be stale), and :class:`GateRefusal` gives the one-line reason.
+no raw load can change. The rows read must be those their gates checked (:mod:`exports.rows`:
+each row's fingerprint against the one recorded at its build), the installed dbt, adapter and
+packages those the definitions lock pins, and the page shows the definitions recorded for the
+version the date was certified under (not today's files). When anything of this fails nothing
+is written, the reports of D already in the folder are left as they are (``make check`` says
+whether they still hold), and :class:`GateRefusal` gives the one-line reason.
 
 Stable: ISO dates, timestamps ``YYYY-MM-DD HH:MM:SS.mmm``, every float (the rates) with 4
 decimals, booleans ``true``/``false``, NULL as an empty field, deterministic row order, UTF-8, LF.
 The same data gives byte-identical CSVs; the summary differs only in its run-id lines.
 
 Atomic: every file is written to a temporary name in the output folder, flushed, and renamed;
-the HTML page after the CSVs, and the summary (which lists the CSVs' checksums) last. A failure
-removes what it wrote.
+the HTML page after the CSVs, then the summary (which lists the CSVs' checksums), the manifest
+last. A failure removes what it wrote.
 """
 
 from __future__ import annotations
@@ -46,24 +52,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exports.catalogue import load_catalogue
+from exports.catalogue import catalogue_from_definitions
 from exports.certification import (
     Certification,
     GateTestResult,
     certification,
+    definition_texts,
     gate_test_results,
     history_version,
 )
+from exports.definitions import read_lock, version_problems
 from exports.html_report import read_page_data, render_html
-from seeds_loader import rules
+from exports.manifest import manifest_name, render_manifest, report_names
+from exports.rows import FINGERPRINT_COLUMN, RowsRead
+from seeds_loader.rules import PIPELINE_RUN_ID_MAX, FreeTextError, one_line, parse_free_text
 from seeds_loader.settings import Settings
 from seeds_loader.status import Coverage, read_raw_status
 from seeds_loader.warehouse import Warehouse, connect
 
 SEGMENTS = ("cart_abandoner_today", "high_intent_viewer_7d_no_cart", "repeat_buyer")
 
-# A CSV column's value: a column of the query (the published view's, or a derived one), or a
-# function of the row (a dict by those names).
+# A CSV column's value: a column of the published view, or a function of the row (a dict by the
+# view's column names).
 Source = str | Callable[[dict[str, Any]], Any]
 
 
@@ -91,10 +101,8 @@ class ReportLayout:
     order: tuple[str, ...]
     original: tuple[tuple[str, Source], ...]
     extras: tuple[tuple[str, Source], ...]
-    # values the original needs that the view does not carry: (name, SQL expression), with
-    # `joins` (SQL after ``from <view> as report``; every %s in it is the report date)
-    derived: tuple[tuple[str, str], ...] = ()
-    joins: str = ""
+    # columns of the view that a function of the row reads but that are no column of the CSV
+    inputs: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -159,33 +167,25 @@ REPORT_LAYOUTS = {
             ),
             ("evidence_text", "evidence"),  # our prose evidence
         ),
-        # The original's evidence names the time of the last add-to-cart of D (cart abandoners)
-        # and of the last purchase up to D (repeat buyers); the published view carries neither.
-        # Both come from the mart facts those rows were built from: D is certified (checked in
-        # the same snapshot), so their rows up to D are the certified ones.
-        derived=(
-            ("last_cart_at_kst", "cart_day.last_carted_at_kst"),
-            ("last_purchase_at_kst", "purchases.last_purchase_at_kst"),
-        ),
-        joins="""
-        left join mart.fact_rr_visitor_daily as cart_day
-            on report.segment_name = 'cart_abandoner_today'
-            and cart_day.visitor_id = report.visitor_id
-            and cart_day.activity_date = report.kpi_date
-        left join (
-            select buyers.visitor_id, max(events.event_at_kst) as last_purchase_at_kst
-            from kpi.mart_rr_crm_targets_daily as buyers
-            inner join mart.fact_rr_events as events
-                on events.visitor_id = buyers.visitor_id
-                and events.event_date <= buyers.kpi_date
-                and events.event_type = 'transaction'
-            where buyers.kpi_date = %s and buyers.segment_name = 'repeat_buyer'
-            group by buyers.visitor_id
-        ) as purchases
-            on report.segment_name = 'repeat_buyer'
-            and purchases.visitor_id = report.visitor_id""",
+        # the original's evidence quotes the time of the last add-to-cart of D (cart abandoners)
+        # and of the last purchase up to D (repeat buyers): columns of the mart, checked there
+        inputs=("last_cart_at_kst", "last_purchase_at_kst"),
     ),
 }
+
+# what the summary's "Rows for D" counts: the layers from kpi.mart_rr_layer_rows_daily (built and
+# checked like every number), then the rows of each report table read
+LAYER_ROWS = (
+    ("raw.raw_rr_events", "raw_events"),
+    ("exact duplicates removed", "duplicate_events_removed"),
+    ("staging.stg_rr_events", "staged_events"),
+    ("mart.fact_rr_events", "fact_events"),
+    ("mart.fact_rr_sessions", "fact_sessions"),
+    ("mart.fact_rr_visitor_daily", "visitor_days"),
+)
+LAYER_ROWS_TABLE = "kpi.mart_rr_layer_rows_daily"
+CATEGORY_TABLE = "kpi.mart_rr_funnel_category_daily"
+
 
 # lines of the summary that name the run or the load (they differ between two runs on the same data)
 VOLATILE_SUMMARY_LABELS = (
@@ -298,58 +298,42 @@ def render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def report_names(target_date: dt.date) -> dict[str, str]:
-    d = target_date.isoformat()
-    return {
-        "funnel": f"rr_funnel_daily_{d}.csv",
-        "cohort": f"rr_cohort_weekly_{d}.csv",
-        "crm": f"rr_crm_targets_{d}.csv",
-        "html": f"rr_report_{d}.html",
-        "summary": f"rr_pipeline_summary_{d}.txt",
-    }
-
-
 # -----------------------------------------------------------------------------------------------
 # the data
 # -----------------------------------------------------------------------------------------------
-def _layer_counts(wh: Warehouse, d: dt.date) -> list[tuple[str, int]]:
-    start_ms, end_ms = rules.kst_day_bounds_ms(d)
-    staged, duplicates = wh.query(
-        "select count(*), coalesce(sum(raw_row_count - 1), 0) from staging.stg_rr_events where event_date = %s",
-        (d,),
-    )[0]
-    counts = [
-        (
-            "raw.raw_rr_events",
-            wh.scalar(
-                f"select count(*) from raw.raw_rr_events where {wh.quote('timestamp')} >= %s "
-                f"and {wh.quote('timestamp')} < %s",
-                (start_ms, end_ms),
-            ),
-        ),
-        ("exact duplicates removed", duplicates),
-        ("staging.stg_rr_events", staged),
+def _layer_counts(
+    wh: Warehouse,
+    d: dt.date,
+    rows_read: RowsRead,
+    tables: dict[str, tuple[list[str], list[tuple]]],
+    categories: int,
+) -> list[tuple[str, int]]:
+    """The summary's "Rows for D": each layer's rows of D (kpi.mart_rr_layer_rows_daily), then the
+    rows of each report table read."""
+    names, rows = wh.query_with_columns(f"select * from {LAYER_ROWS_TABLE} where kpi_date = %s", (d,))
+    found = [dict(zip(names, values, strict=True)) for values in rows]
+    rows_read.read(LAYER_ROWS_TABLE, [d], [(d, r[FINGERPRINT_COLUMN]) for r in found])
+    if not found:
+        raise GateRefusal(d, [f"{LAYER_ROWS_TABLE} shows no row for {d.isoformat()} (it was never built)"])
+    row = found[0]
+    counts = [(label, row[column]) for label, column in LAYER_ROWS]
+    counts += [
+        (REPORT_LAYOUTS["funnel"].table, len(tables["funnel"][1])),
+        (CATEGORY_TABLE, categories),
+        (REPORT_LAYOUTS["cohort"].table, len(tables["cohort"][1])),
+        (REPORT_LAYOUTS["crm"].table, len(tables["crm"][1])),
     ]
-    for table, column in (
-        ("mart.fact_rr_events", "event_date"),
-        ("mart.fact_rr_sessions", "session_date"),
-        ("mart.fact_rr_visitor_daily", "activity_date"),
-        ("kpi.mart_rr_funnel_daily", "kpi_date"),
-        ("kpi.mart_rr_funnel_category_daily", "kpi_date"),
-        ("kpi.mart_rr_cohort_weekly", "kpi_date"),
-        ("kpi.mart_rr_crm_targets_daily", "kpi_date"),
-    ):
-        counts.append((table, wh.scalar(f"select count(*) from {table} where {column} = %s", (d,))))
     return [(name, int(n)) for name, n in counts]
 
 
-def _crm_sizes(wh: Warehouse, d: dt.date) -> list[tuple[str, int, int]]:
-    rows = wh.query(
-        "select segment_name, max(segment_size_before_cap), count(*) "
-        "from kpi.mart_rr_crm_targets_daily where kpi_date = %s group by 1",
-        (d,),
-    )
-    found = {name: (int(before), int(after)) for name, before, after in rows}
+def _crm_sizes(crm: tuple[list[str], list[tuple]]) -> list[tuple[str, int, int]]:
+    """Per segment: its size before the cap and its rows after it, from the CRM rows read."""
+    columns, rows = crm
+    segment, before_cap = columns.index("segment_name"), columns.index("segment_size_before_cap")
+    found: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        before, after = found.get(row[segment], (0, 0))
+        found[row[segment]] = (max(before, int(row[before_cap])), after + 1)
     return [(s, *found.get(s, (0, 0))) for s in (*SEGMENTS, *sorted(set(found) - set(SEGMENTS)))]
 
 
@@ -364,17 +348,20 @@ def _render_summary(
     airflow_run_id: str | None,
     checks: list[GateTestResult],
     coverage: Coverage,
+    session_rule: str,
 ) -> bytes:
+    """The summary (see the module doc). Every text that comes from outside the export (run ids,
+    the window's note) is written through rules.one_line: no value can start a line of its own."""
     width = 36
     lines = [
         "RetailRocket KPI pipeline summary",
         "=================================",
         f"{'target date':<{width}}{d.isoformat()}",
-        f"{'warehouse':<{width}}{settings.describe()}",
-        f"{'pipeline run id':<{width}}{cert.pipeline_run_id}",
+        f"{'warehouse':<{width}}{one_line(settings.describe())}",
+        f"{'pipeline run id':<{width}}{one_line(str(cert.pipeline_run_id))}",
     ]
     if airflow_run_id:
-        lines.append(f"{'airflow run id':<{width}}{airflow_run_id}")
+        lines.append(f"{'airflow run id':<{width}}{one_line(airflow_run_id)}")
     lines += [
         "",
         "Funnel (kpi.mart_rr_funnel_daily)",
@@ -389,7 +376,9 @@ def _render_summary(
         "",
         "Certification (qa.rr_date_certification)",
         f"  {'status':<{width - 2}}{'CERTIFIED' if cert.certified else 'NOT CERTIFIED'}",
-        f"  {'checked window':<{width - 2}}{cert.window_text()}",
+        f"  {'definitions':<{width - 2}}v{cert.definitions_version} (sha256 {cert.definitions_sha256})",
+        f"  {'session rule':<{width - 2}}{one_line(session_rule)}",
+        f"  {'checked window':<{width - 2}}{one_line(cert.window_text())}",
         f"  {'raw load':<{width - 2}}{cert.raw_load_id}{loaded} (dates it changed: {cert.raw_changes})",
         f"  {'raw coverage':<{width - 2}}{coverage.state}: {coverage.message}",
         f"  {'checked at':<{width - 2}}{format_value(cert.checked_at)} UTC",
@@ -405,20 +394,38 @@ def _render_summary(
     lines += ["", "Report files"]
     for f in csv_files:
         lines.append(f"  {f.path.name:<{width + 4}}rows {f.rows:<8}sha256 {f.sha256}")
-    lines += ["", *_original_summary_lines(airflow_run_id or cert.pipeline_run_id, d, funnel, checks)]
+    lines += [
+        "",
+        *_original_summary_lines(
+            airflow_run_id or cert.pipeline_run_id, d, funnel, checks, cert, session_rule
+        ),
+    ]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _original_summary_lines(
-    run_id: str | None, d: dt.date, funnel: dict[str, Any], checks: list[GateTestResult]
+    run_id: str | None,
+    d: dt.date,
+    funnel: dict[str, Any],
+    checks: list[GateTestResult],
+    cert: Certification,
+    session_rule: str,
 ) -> list[str]:
     """The original project's summary, exactly ``key=value`` lines: run id, target date, the
+    definitions the date was certified under (version, sha256, the session rule in words), the
     ``[rr_funnel_daily]`` section (the funnel CSV's values) and the ``[quality_checks]`` section,
     one ``<test>=<PASS|FAIL> (rows=N)`` per gate test the certification counted (a test that
     warned passed the gate: PASS, its rows counted). Written last, after our readable layout,
     whose lines carry no section header: a reader of the original's key=value lines finds its
-    keys and only its checks in the sections."""
-    lines = [f"run_id={run_id or ''}", f"target_date={d.isoformat()}", "[rr_funnel_daily]"]
+    keys and only its checks in the sections. A value is one line (rules.one_line)."""
+    lines = [
+        f"run_id={one_line(run_id or '')}",
+        f"target_date={d.isoformat()}",
+        f"definitions_version={cert.definitions_version}",
+        f"definitions_sha256={cert.definitions_sha256}",
+        f"session_rule={one_line(session_rule)}",
+        "[rr_funnel_daily]",
+    ]
     lines += [f"{key}={format_value(funnel[key])}" for key in ORIGINAL_FUNNEL_KEYS]
     lines.append("[quality_checks]")
     for check in checks:
@@ -481,16 +488,6 @@ class _AtomicWriter:
         self.pending, self.committed = [], []
 
 
-def remove_reports(out_dir: Path, target_date: dt.date) -> list[Path]:
-    removed = []
-    for name in report_names(target_date).values():
-        path = out_dir / name
-        if path.exists():
-            path.unlink()
-            removed.append(path)
-    return removed
-
-
 def export_reports(
     settings: Settings,
     target_date: dt.date,
@@ -498,28 +495,40 @@ def export_reports(
     *,
     airflow_run_id: str | None = None,
 ) -> ExportResult:
-    """Write the reports of ``target_date``; raise :class:`GateRefusal` unless it is certified."""
+    """Write the reports of ``target_date``; raise :class:`GateRefusal` unless it is certified,
+    its rows are those its gates checked and the installed dbt is the locked one (the reports of
+    the date already in the folder are then left as they are)."""
+    try:
+        parse_free_text(airflow_run_id, "the Airflow run id", PIPELINE_RUN_ID_MAX)
+    except FreeTextError as exc:
+        raise ExportError(str(exc)) from None
     out_dir = Path(out_dir) if out_dir is not None else settings.root / "logs" / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)
     names = report_names(target_date)
     writer = _AtomicWriter(out_dir)
     try:
+        _require_locked_versions(settings, target_date)
         with connect(settings, create=False) as wh, wh.snapshot():
             cert = certification(wh, target_date)
             if not cert.certified:
                 raise GateRefusal(target_date, [cert.refusal])
             version = history_version(wh)
-            tables = read_report_tables(wh, target_date)
+            rows_read = RowsRead()
+            tables = read_report_tables(wh, target_date, rows_read)
             _require_published(target_date, tables["funnel"][1], tables["cohort"][1])
-            layers = _layer_counts(wh, target_date)
-            crm = _crm_sizes(wh, target_date)
+            crm = _crm_sizes(tables["crm"])
             checks = gate_test_results(wh, cert)
             raw = read_raw_status(wh)
             if raw is None:
                 raise GateRefusal(target_date, ["no raw events are loaded"])
             coverage = raw.coverage(target_date)  # complete, or partial (the first/last day)
             _require_counted_checks(cert, checks)
-            page_data = read_page_data(wh, target_date, tables, crm, cert, raw)
+            page_data = read_page_data(wh, target_date, tables, crm, cert, raw, rows_read)
+            layers = _layer_counts(wh, target_date, rows_read, tables, page_data.category_count)
+            texts = definition_texts(wh, str(cert.definitions_sha256))
+            changed = rows_read.changed(wh)
+            if changed:
+                raise GateRefusal(target_date, changed)
             # without a snapshot (Spark), a dbt run or a raw load may have written meanwhile: the
             # rows read would then mix two states, and the certification read first may not hold
             if history_version(wh) != version:
@@ -529,35 +538,72 @@ def export_reports(
                         "the warehouse changed while the report was read (a dbt run or a raw load): export again"
                     ],
                 )
-
+        if not texts:
+            raise GateRefusal(
+                target_date,
+                [
+                    f"no texts are recorded for the definitions v{cert.definitions_version} it was certified under"
+                ],
+            )
         csv_files = []
         for key, (columns, rows) in tables.items():
             data = render_csv(columns, rows)
             path = writer.write(names[key], data)
             csv_files.append(ReportFile(path, len(rows), hashlib.sha256(data).hexdigest()))
-        page = render_html(page_data, load_catalogue(settings.root / "dbt_retailrocket"))
+        session_rule = texts.get(("rule", "session_rule"), "unknown")
+        page = render_html(page_data, catalogue_from_definitions(texts), session_rule)
         html_path = writer.write(names["html"], page)
         funnel_columns, funnel_rows = tables["funnel"]
         funnel = dict(zip(funnel_columns, funnel_rows[0], strict=True))
         summary = _render_summary(
-            settings, target_date, cert, funnel, layers, crm, csv_files, airflow_run_id, checks, coverage
+            settings,
+            target_date,
+            cert,
+            funnel,
+            layers,
+            crm,
+            csv_files,
+            airflow_run_id,
+            checks,
+            coverage,
+            session_rule,
         )
         summary_path = writer.write(names["summary"], summary)
+        files = [
+            *csv_files,
+            ReportFile(html_path, None, hashlib.sha256(page).hexdigest()),
+            ReportFile(summary_path, None, hashlib.sha256(summary).hexdigest()),
+        ]
+        manifest = render_manifest(
+            {f.path.name: data for f, data in zip(files, _written(writer), strict=True)},
+            report_date=target_date,
+        )
+        manifest_path = writer.write(manifest_name(target_date), manifest)
         writer.commit()
-    except BaseException as exc:
-        # no partial report, and no earlier report of the date left looking current
+    except BaseException:
+        # nothing half-written; the reports of the date already in the folder stay as they were
         writer.abort()
-        try:
-            remove_reports(out_dir, target_date)
-        except OSError as cleanup:
-            exc.add_note(f"an earlier report of {target_date.isoformat()} could not be removed: {cleanup}")
         raise
-    files = [
-        *csv_files,
-        ReportFile(html_path, None, hashlib.sha256(page).hexdigest()),
-        ReportFile(summary_path, None, hashlib.sha256(summary).hexdigest()),
-    ]
+    files.append(ReportFile(manifest_path, None, hashlib.sha256(manifest).hexdigest()))
     return ExportResult(target_date, files, cert, funnel)
+
+
+def _written(writer: _AtomicWriter) -> list[bytes]:
+    """The bytes of the files the writer holds, in the order written (the manifest hashes them)."""
+    return [tmp.read_bytes() for tmp, _final in writer.pending]
+
+
+def _require_locked_versions(settings: Settings, target_date: dt.date) -> None:
+    """The installed dbt-core, adapter and dbt packages must be those the definitions lock pins
+    (dbt cannot check them from inside a run: docs block rr_definitions)."""
+    lock = read_lock()
+    if lock is None:
+        raise GateRefusal(target_date, ["there is no definitions lock (make lock-definitions)"])
+    problems = version_problems(lock, settings.target)
+    if problems:
+        raise GateRefusal(
+            target_date, [f"not the locked versions: {'; '.join(problems)} (make lock-definitions)"]
+        )
 
 
 def export_dates(
@@ -570,8 +616,7 @@ def export_dates(
     """:func:`export_reports` for each date of a ranged run, in order: (written, refused).
 
     Each date's reports stand on that date's own certification, so a date that is not certified
-    refuses only its own reports (and none of its earlier ones is left); the certified dates' are
-    written. The caller fails the run when anything was refused. Any other error stops at once.
+    refuses only its own reports; the certified dates' are written. The caller fails the run when anything was refused. Any other error stops at once.
     """
     written: list[ExportResult] = []
     refused: list[GateRefusal] = []
@@ -583,30 +628,33 @@ def export_dates(
     return written, refused
 
 
-def read_report_tables(wh: Warehouse, target_date: dt.date) -> dict[str, tuple[list[str], list[tuple]]]:
+def read_report_tables(
+    wh: Warehouse, target_date: dt.date, rows_read: RowsRead | None = None
+) -> dict[str, tuple[list[str], list[tuple]]]:
     """The rows of the three CSVs of ``target_date`` from schema kpi (certified dates only), in
-    the reports' columns and order (:data:`REPORT_LAYOUTS`): {"funnel" | "cohort" | "crm": (columns, rows)}."""
-    return {key: _read_report(wh, layout, target_date) for key, layout in REPORT_LAYOUTS.items()}
+    the reports' columns and order (:data:`REPORT_LAYOUTS`): {"funnel" | "cohort" | "crm": (columns,
+    rows)}; the rows' fingerprints go to ``rows_read``."""
+    rows_read = rows_read if rows_read is not None else RowsRead()
+    return {key: _read_report(wh, layout, target_date, rows_read) for key, layout in REPORT_LAYOUTS.items()}
 
 
-def _read_report(wh: Warehouse, layout: ReportLayout, d: dt.date) -> tuple[list[str], list[tuple]]:
-    select = ", ".join(["report.*", *(f"{sql} as {name}" for name, sql in layout.derived)])
+def _read_report(
+    wh: Warehouse, layout: ReportLayout, d: dt.date, rows_read: RowsRead
+) -> tuple[list[str], list[tuple]]:
     order = ", ".join(f"report.{column}" for column in layout.order)
-    statement = f"select {select} from {layout.table} as report {layout.joins} where report.kpi_date = %s order by {order}"
-    names, rows = wh.query_with_columns(statement, (d,) * statement.count("%s"))
-    view_columns = names[: len(names) - len(layout.derived)]
+    names, rows = wh.query_with_columns(
+        f"select report.* from {layout.table} as report where report.kpi_date = %s order by {order}", (d,)
+    )
     placed = {source for _, source in (*layout.original, *layout.extras) if isinstance(source, str)}
-    unplaced = [c for c in view_columns if c not in placed]
+    unplaced = [c for c in names if c not in placed and c not in layout.inputs and c != FINGERPRINT_COLUMN]
     if unplaced:  # never drop a published column silently: give it a place in the layout
         raise ExportError(
             f"{layout.table} has columns the report layout does not place: {', '.join(unplaced)}"
         )
     sources = [source for _, source in (*layout.original, *layout.extras)]
-    out = []
-    for values in rows:
-        row = dict(zip(names, values, strict=True))
-        out.append(tuple(s(row) if callable(s) else row[s] for s in sources))
-    return layout.columns, out
+    found = [dict(zip(names, values, strict=True)) for values in rows]
+    rows_read.read(layout.table, [d], [(d, row[FINGERPRINT_COLUMN]) for row in found])
+    return layout.columns, [tuple(s(row) if callable(s) else row[s] for s in sources) for row in found]
 
 
 def _require_published(target_date: dt.date, funnel_rows: list[tuple], cohort_rows: list[tuple]) -> None:

@@ -4,7 +4,6 @@
         incremental_strategy='rr_replace_dates',
         unique_key=['kpi_date', 'segment_name', 'visitor_id'],
         rr_date_column='kpi_date',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['kpi_date']]),
     )
 }}
@@ -125,7 +124,9 @@ window_totals as (
         cast(sum(view_count) as bigint) as view_count,
         cast(sum(addtocart_count) as bigint) as addtocart_count,
         cast(sum(transaction_count) as bigint) as transaction_count,
-        max(last_event_at_kst) as last_event_at_kst
+        max(last_event_at_kst) as last_event_at_kst,
+        max(last_carted_at_kst) as last_cart_at_kst,
+        max(last_purchased_at_kst) as last_purchase_at_kst
     from window_days
     group by 1, 2, 3, 4
 
@@ -251,6 +252,14 @@ final as (
         capped.addtocart_count,
         capped.transaction_count,
         capped.last_event_at_kst,
+        -- the original project's evidence: the last add-to-cart of D (cart abandoners), the
+        -- last purchase up to D (repeat buyers)
+        case
+            when capped.segment_name = 'cart_abandoner_today' then capped.last_cart_at_kst
+        end as last_cart_at_kst,
+        case
+            when capped.segment_name = 'repeat_buyer' then capped.last_purchase_at_kst
+        end as last_purchase_at_kst,
         focus.item_id as focus_item_id,
         focus.item_event_type as focus_item_event_type,
         focus.root_category_id as focus_item_root_category_id,

@@ -4,7 +4,6 @@
         incremental_strategy='rr_replace_dates',
         unique_key=['kpi_date', 'root_category_id'],
         rr_date_column='kpi_date',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['kpi_date']]),
     )
 }}

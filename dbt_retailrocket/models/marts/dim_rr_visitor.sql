@@ -3,7 +3,6 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='visitor_id',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['visitor_id'], ['purchase_count']]),
     )
 }}

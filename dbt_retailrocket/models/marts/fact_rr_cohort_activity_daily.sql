@@ -4,7 +4,6 @@
         incremental_strategy='rr_replace_dates',
         unique_key=['activity_date', 'cohort_type', 'cohort_week'],
         rr_date_column='activity_date',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['activity_date']]),
     )
 }}

@@ -4,7 +4,6 @@
         incremental_strategy='rr_replace_dates',
         unique_key='session_id',
         rr_date_column='session_date',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['session_date'], ['session_id']]),
     )
 }}

@@ -4,7 +4,6 @@
         incremental_strategy='rr_replace_dates',
         unique_key=['visitor_id', 'activity_date'],
         rr_date_column='activity_date',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['activity_date'], ['visitor_id', 'activity_date']]),
     )
 }}
@@ -51,7 +50,8 @@ daily_counts as (
         {{ rr_count_purchases() }} as transaction_count,
         count(distinct session_id) as session_count,
         min(event_at_kst) as first_event_at_kst,
-        max(event_at_kst) as last_event_at_kst
+        max(event_at_kst) as last_event_at_kst,
+        max(case when event_type = 'transaction' then event_at_kst end) as last_purchased_at_kst
     from fact_rr_events
     group by 1, 2
 
@@ -69,6 +69,7 @@ final as (
         daily_counts.session_count,
         daily_counts.first_event_at_kst,
         daily_counts.last_event_at_kst,
+        daily_counts.last_purchased_at_kst,
         last_view.item_id as last_viewed_item_id,
         last_view.event_at_kst as last_viewed_at_kst,
         last_cart.item_id as last_carted_item_id,

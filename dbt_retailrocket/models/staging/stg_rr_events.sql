@@ -4,7 +4,6 @@
         incremental_strategy='rr_replace_dates',
         unique_key='event_id',
         rr_date_column='event_date',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['event_date']]),
     )
 }}

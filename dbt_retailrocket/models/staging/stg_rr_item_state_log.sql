@@ -4,7 +4,6 @@
         incremental_strategy='rr_replace_dates',
         unique_key=['item_id', 'property_name', 'known_at_ms'],
         rr_date_column='known_date',
-        on_schema_change='fail',
         indexes=rr_postgres_indexes([['known_date'], ['item_id']]),
     )
 }}

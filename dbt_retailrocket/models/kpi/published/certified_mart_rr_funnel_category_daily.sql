@@ -2,4 +2,4 @@
 
 {#- kpi.mart_rr_funnel_category_daily: the rows of kpi_build.mart_rr_funnel_category_daily whose date is certified (docs block rr_certification). -#}
 
-{{ rr_published_rows(ref('mart_rr_funnel_category_daily'), source('rr_quality', 'rr_date_certification')) }}
+{{ rr_published_rows(ref('mart_rr_funnel_category_daily'), ref('rr_date_certification')) }}
