@@ -40,7 +40,8 @@ REPORTS_DIR = Path(os.environ.get("RR_REPORTS_DIR") or SETTINGS.root / "logs" / 
 # One task at a time where the warehouse takes one writer: a DuckDB file admits one process, and
 # so does a local Spark's Derby metastore (RR_SPARK_METHOD=session: each task starts its own
 # Spark). A Spark Thrift Server takes parallel tasks: each append to the run history writes a
-# partition of its own (macro rr_append) and the history's views change in place (rr_view).
+# partition of its own (macro rr_append) and the history's views are built by one task
+# (_qa_views_in_one_task).
 ONE_WRITER = SETTINGS.target == "duckdb" or (
     SETTINGS.target == "spark" and SETTINGS.spark_method == "session"
 )
@@ -90,6 +91,18 @@ def _warehouse_settings_into_environment(context) -> None:
 # The views of schema kpi: the certified rows of each kpi_build table (write-audit-publish's
 # publish step; docs block rr_certification).
 PUBLISHED_VIEWS = "path:models/kpi/published"
+# The run history and the certification: its tables are created by the hooks of every dbt run
+# (no task: a build of one costs dbt's start-up and changes nothing), its views built by one task
+# (_qa_views_in_one_task) before any view of schema kpi that reads them.
+QA_MODELS = "path:models/qa"
+QA_HISTORY = "path:models/qa/history"
+# the task of the certification view builds the other views of qa too: they are not rendered
+QA_TASK_VIEW = "rr_date_certification"
+QA_VIEWS_EXCLUDED = sorted(
+    f"fqn:retailrocket.qa.{path.stem}"
+    for path in (DBT_PROJECT_DIR / "models" / "qa").glob("*.sql")
+    if path.stem != QA_TASK_VIEW
+)
 
 GATES_TEXT = ", ".join(f"`{gate}`" for gate in gates())
 
@@ -104,9 +117,7 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
    checked once and the reports of every certified date are written), or the Asia/Seoul day
    before the run's logical date: the 09:00 KST run of 2015-09-19 reports on 2015-09-18 (runs of
    `airflow backfill create` too, which take no dates in their conf). A manual run without a date
-   reports on the last complete day the raw data cover. Any earlier report of the run's dates is
-   withdrawn at once: from here on the warehouse is rebuilt for them, so a run that fails leaves
-   no report of them looking current.
+   reports on the last complete day the raw data cover.
 2. `load_raw_if_changed`: the four raw files in `RR_DATA_DIR` must be present; each table is
    reloaded only when its files' sha256 differ from the last load in `raw.raw_rr_load_log`; the
    log names the Asia/Seoul dates a re-delivery changed.
@@ -115,18 +126,23 @@ The daily KPI run of **retailrocket-kpi** on the `{SETTINGS.target}` warehouse.
    data are partial: a warning. `dbt source freshness` (the dbt group's source task) warns when
    the last delivery is over 2 days old.
 4. `plan_window`: the dates to rebuild and check, D - 1 .. D (S - 1 .. E for a range), widened
-   back to the first date that is not certified (a re-delivery that changed an older date, an
-   earlier failed run).
+   back to the first date that is not certified under the locked definitions (a re-delivery that
+   changed an older date, an earlier failed run, a new definitions version).
 5. `dbt`: one task per model, `dbt build` of the model (incremental by date over that window)
    and its tests, after the tests of the raw source it reads; a test of several models runs in
    the build of the one that reads the others, and each view of schema `kpi` in the build of the
-   table it publishes. The tests are the quality gates ({GATES_TEXT}).
+   table it publishes. The views of schema `qa` (the certification) are built by one task first;
+   the run history's tables are the hooks' (they create what is missing). The tests are the
+   quality gates ({GATES_TEXT}); a run whose definitions differ from the lock certifies nothing.
    A failing gate fails its task at once (a retry cannot change the data) and nothing downstream
    runs; any other failure (the warehouse busy, the raw data changed during the run) is retried.
 6. `export_reports`: writes the funnel, cohort and CRM CSVs, the HTML page and the pipeline summary of D to
    `{REPORTS_DIR}` only if D is certified (every test of every gate checked its numbers, on the
-   raw data now loaded). A range writes the reports of each certified date, then fails naming the
-   dates it refused (if any): each date's reports stand on that date's own certification.
+   raw data now loaded, under the locked definitions) and its rows are those the gates checked,
+   with a manifest of their sha256. A range writes the reports of each certified date, then fails
+   naming the dates it refused (if any): each date's reports stand on that date's own
+   certification. A refused date's reports already in the folder are left as they are
+   (`make check` says whether they still hold).
 
 Unpausing starts a run for the last 09:00 KST that has passed (catchup is off), reporting on the
 day before it: on a historical data set it stops in `check_raw_freshness`.
@@ -140,14 +156,7 @@ a range: conf `{{"start_date": "2015-05-03", "end_date": "2015-09-18"}}` (or
 @task(retries=0)
 def resolve_target_date() -> str:
     """The run's Asia/Seoul (last) date as YYYY-MM-DD; a ranged run also pushes XCom ``start_date``
-    (its first date). Fails the run, without retries, on an invalid conf (``parse_run_conf``).
-
-    Also withdraws any earlier report of the run's dates: the run is about to rebuild them, and if
-    the run fails (a gate, a model) ``export_reports`` never runs, so an old report would look
-    current.
-    """
-    from exports.report import remove_reports
-
+    (its first date). Fails the run, without retries, on an invalid conf (``parse_run_conf``)."""
     context = get_current_context()
     dag_run = context["dag_run"]
     try:
@@ -192,9 +201,6 @@ def resolve_target_date() -> str:
         d = previous_kst_day(instant)
         asked = RunDates(d, d)
         log.info("target date %s: the Asia/Seoul day before the logical date %s", d, instant)
-    for d in asked.dates():
-        for path in remove_reports(REPORTS_DIR, d):
-            log.info("withdrew the earlier report %s (it is rebuilt by this run)", path)
     context["ti"].xcom_push(key="start_date", value=asked.start.isoformat())
     return asked.end.isoformat()
 
@@ -324,21 +330,33 @@ def _gate_failure_fails_at_once(dbt_task: DbtTestLocalOperator | DbtBuildLocalOp
 def _source_tests_run_in_their_readers(dbt_tasks, nodes) -> dict[str, list[str]]:
     """Under TestBehavior.BUILD Cosmos renders a raw source as its freshness task only, so the
     source's own tests (gate_domain on the raw data, e.g. timestamps in seconds) would never run
-    and no date could be certified. They go into the build of each model that reads the source:
+    and no date could be certified. They go into the build of each model that reads the source
+    and reads no other model that does (those run after it, and are skipped when it fails):
     `dbt build --select <model> source:<source>` runs them first and stops the model when one
     fails. ``nodes`` is the graph Cosmos parsed (``DbtTaskGroup.dbt_graph.filtered_nodes``).
     Returns {model task id: [the sources added]}."""
+    reads: dict[str, set[str]] = {}  # model -> the tested sources it reads
+    for uid, node in nodes.items():
+        if node.resource_type.value == "model" and node.fqn:
+            reads[uid] = {
+                p
+                for p in node.depends_on
+                if p in nodes and nodes[p].resource_type.value == "source" and nodes[p].has_test
+            }
+
+    def upstream_reads(uid: str, seen: set[str]) -> set[str]:
+        found: set[str] = set()
+        for parent in nodes[uid].depends_on if uid in nodes else []:
+            if parent in reads and parent not in seen:
+                seen.add(parent)
+                found |= reads[parent] | upstream_reads(parent, seen)
+        return found
+
     readers: dict[str, list[str]] = {}
-    for node in nodes.values():
-        if node.resource_type.value != "model" or not node.fqn:
-            continue
-        sources = [
-            f"source:{nodes[uid].resource_name}"
-            for uid in node.depends_on
-            if uid in nodes and nodes[uid].resource_type.value == "source" and nodes[uid].has_test
-        ]
-        if sources:
-            readers["fqn:" + ".".join(node.fqn)] = sources
+    for uid, sources in reads.items():
+        first = sorted(sources - upstream_reads(uid, set()))
+        if first:
+            readers["fqn:" + ".".join(nodes[uid].fqn)] = [f"source:{nodes[s].resource_name}" for s in first]
     added: dict[str, list[str]] = {}
     for dbt_task in dbt_tasks:
         if isinstance(dbt_task, DbtBuildLocalOperator) and dbt_task.select in readers:
@@ -365,7 +383,13 @@ def _published_views_in_their_builds(dbt_tasks, nodes) -> dict[str, list[str]]:
             PUBLISHED_VIEWS.removeprefix("path:")
         ):
             continue
-        tables = [p for p in node.depends_on if p in nodes and nodes[p].resource_type.value == "model"]
+        tables = [
+            p
+            for p in node.depends_on
+            if p in nodes
+            and nodes[p].resource_type.value == "model"
+            and not str(nodes[p].original_file_path).startswith(QA_MODELS.removeprefix("path:"))
+        ]
         if len(tables) != 1:
             raise ValueError(f"published view {node.unique_id} must read one kpi_build table, reads {tables}")
         views.setdefault("fqn:" + ".".join(nodes[tables[0]].fqn), []).append("fqn:" + ".".join(node.fqn))
@@ -382,6 +406,35 @@ def _published_views_in_their_builds(dbt_tasks, nodes) -> dict[str, list[str]]:
     if views:
         raise ValueError(f"published views without a build task of their table: {views}")
     return added
+
+
+def _qa_views_in_one_task(dbt_models: DbtTaskGroup) -> str:
+    """The views of schema qa (the certification, the gate history, the row fingerprints, the
+    lock) are built by one task, the one Cosmos rendered for the first of them, and every task
+    that builds a view of schema kpi (which reads qa.rr_date_certification) runs after it. The
+    others get no task of their own (RenderConfig exclude). Returns that task's id."""
+    nodes = dbt_models.dbt_graph.nodes
+    views = sorted(
+        "fqn:" + ".".join(node.fqn)
+        for node in nodes.values()
+        if node.resource_type.value == "model"
+        and str(node.original_file_path).startswith(QA_MODELS.removeprefix("path:"))
+        and not str(node.original_file_path).startswith(QA_HISTORY.removeprefix("path:"))
+    )
+    tasks = list(dbt_models.iter_tasks())
+    own = f"fqn:retailrocket.qa.{QA_TASK_VIEW}"
+    qa_task = next(t for t in tasks if isinstance(t, DbtBuildLocalOperator) and _selectors(t)[0] == own)
+    qa_task.select = [own, *(v for v in views if v != own)]
+    published = "fqn:" + ".".join(("retailrocket", *PUBLISHED_VIEWS.removeprefix("path:models/").split("/")))
+    for dbt_task in tasks:
+        # Cosmos forwards the render excludes to every command: this task builds those views, and
+        # no --select reaches the history tables
+        exclude = dbt_task.exclude if isinstance(dbt_task.exclude, list) else (dbt_task.exclude or "").split()
+        dbt_task.exclude = [e for e in exclude if e not in (QA_HISTORY, *QA_VIEWS_EXCLUDED)] or None
+        reads_certification = any(s.startswith(published + ".") for s in _selectors(dbt_task))
+        if dbt_task is not qa_task and isinstance(dbt_task, DbtBuildLocalOperator) and reads_certification:
+            dbt_task.set_upstream(qa_task)
+    return qa_task.task_id
 
 
 def _tests_of_each_build(dbt_tasks, nodes) -> dict[str, list[str]]:
@@ -487,8 +540,9 @@ with DAG(
             # logging a warning per table that Airflow 3 no longer accepts their OpenLineage URIs
             emit_datasets=False,
             # the kpi schema's views are built by the task of the table each one publishes
-            # (_published_views_in_their_builds)
-            exclude=[PUBLISHED_VIEWS],
+            # (_published_views_in_their_builds), qa's by one task (_qa_views_in_one_task), the
+            # run history's tables by the hooks
+            exclude=[PUBLISHED_VIEWS, QA_HISTORY, *QA_VIEWS_EXCLUDED],
         ),
         operator_args={
             "vars": {
@@ -517,6 +571,7 @@ with DAG(
             dbt_task.dbt_cmd_global_flags = [*(dbt_task.dbt_cmd_global_flags or []), "--no-write-json"]
     _source_tests_run_in_their_readers(dbt_models.iter_tasks(), dbt_models.dbt_graph.filtered_nodes)
     _published_views_in_their_builds(dbt_models.iter_tasks(), dbt_models.dbt_graph.nodes)
+    QA_TASK = _qa_views_in_one_task(dbt_models)
     TESTS_RUN_IN = _tests_of_each_build(dbt_models.iter_tasks(), dbt_models.dbt_graph.nodes)
 
     loaded = load_raw_if_changed()
