@@ -39,6 +39,8 @@ LAYERS = {
     ("marts",): ("marts", "marts  (schema mart)"),
     ("kpi",): ("kpi_build", "kpi  (schema kpi_build: built and audited)"),
     ("kpi", "published"): ("kpi", "published  (schema kpi: certified dates only)"),
+    ("qa",): ("qa", "quality  (schema qa)"),
+    ("qa", "history"): ("qa", "quality  (schema qa)"),
 }
 
 
@@ -121,7 +123,6 @@ def content_model(manifest_path: Path = MANIFEST, dag_file: Path = DAG_FILE) -> 
     d.clusters["raw"] = "raw  (schema raw)"
     for cluster, label in LAYERS.values():
         d.clusters[cluster] = label
-    d.clusters["qa"] = "quality  (schema qa)"
     d.clusters["reports"] = "exports  (logs/reports/)"
     d.clusters["airflow"] = "Airflow DAG rr_funnel_daily  (Cosmos renders the dbt group from the manifest)"
 
@@ -160,16 +161,20 @@ def content_model(manifest_path: Path = MANIFEST, dag_file: Path = DAG_FILE) -> 
 
     gate_label = "quality gates (dbt tests)\\n" + "\\n".join(gates())
     d.node("gates", "qa", gate_label)
-    d.node("certification", "qa", "certification\\nper date: every test of\\nevery gate ran and passed")
+    d.node(
+        "certification",
+        "qa",
+        "certification (run hooks)\\nper date: every test of every gate\\nran and passed, under the locked definitions",
+    )
     layer_of = {name: cluster for name, (cluster, _) in d.nodes.items()}
     for cluster in ("staging", "marts", "kpi_build"):
         first = min(n for n, c in layer_of.items() if c == cluster)
         d.edge(first, "gates", "check")
-    for table in ("rr_invocations", "rr_node_results", "quality_check_runs"):
-        d.edge("gates", f"qa.{table}", "check")
-    for table in ("rr_node_results", "rr_model_builds"):
-        d.edge(f"qa.{table}", "certification", "check")
-    d.edge("certification", "qa.rr_date_certification", "check")
+    for table in ("rr_invocations", "rr_node_results"):
+        d.edge("gates", table, "check")
+    for table in ("rr_node_results", "rr_model_builds", "rr_row_fingerprints"):
+        d.edge(table, "certification", "check")
+    d.edge("certification", "rr_date_verdicts", "check")
 
     for exposure in sorted(manifest["exposures"].values(), key=lambda e: e["name"]):
         d.node(exposure["name"], "reports", exposure.get("label") or exposure["name"])
@@ -187,7 +192,7 @@ def content_model(manifest_path: Path = MANIFEST, dag_file: Path = DAG_FILE) -> 
     acts = {
         "load_raw_if_changed": "loader",
         "check_raw_freshness": "raw.raw_rr_events",
-        "plan_window": "qa.rr_date_certification",
+        "plan_window": "rr_date_certification",
         "dbt": first["staging"],
         "export_reports": first["reports"],
     }
@@ -255,7 +260,10 @@ def to_dot(d: Diagram) -> str:
             attrs = f' [color="#b04040", style=dashed, ltail=cluster_{layer_of[a]}]'
         if style == "acts":
             head = {"staging": ", lhead=cluster_warehouse", "reports": ", lhead=cluster_reports"}
-            attrs = f' [style=dotted, color="#2f6f9f", constraint=false{head.get(layer_of[b], "")}]'
+            # (an edge to the loader, outside every cluster, keeps its rank constraint: without it
+            # dot loses the edge once the qa cluster holds the history's models)
+            free = ", constraint=false" if layer_of[b] else ""
+            attrs = f' [style=dotted, color="#2f6f9f"{free}{head.get(layer_of[b], "")}]'
         lines.append(f"  {q(a)} -> {q(b)}{attrs};")
     lines.append("}")
     return "\n".join(lines) + "\n"
