@@ -244,6 +244,22 @@ def new_lock(
     }
 
 
+# the columns of model rr_definitions_lock (models/qa/rr_definitions_lock.sql), described here
+# because this file is the model's properties file
+LOCK_COLUMNS = (
+    ("kind", "The entry's kind: model, test, source, macro, var, column, doc, metric or dbt."),
+    ("name", "Its name."),
+    ("entry_version", "Its version: 1, plus one for each locked change of its text."),
+    ("md5", "The md5 of its text (rr_definitions_current)."),
+    ("last_change", "The reason given for its current version."),
+    ("definitions_version", "The lock's version of the whole (every row the same)."),
+    (
+        "definitions_sha256",
+        "The lock's sha256 of the whole, which reports of dates certified under it carry.",
+    ),
+)
+
+
 def render_lock(lock: Mapping[str, Any]) -> str:
     """The lock file: a dbt properties file (dbt parses it: the meta rr_lock of model
     rr_definitions_lock), one entry per line group, diffable."""
@@ -257,6 +273,7 @@ def render_lock(lock: Mapping[str, Any]) -> str:
                     "reason of its last change. {{ doc('rr_definitions') }}"
                 ),
                 "config": {"meta": {"rr_lock": dict(lock)}},
+                "columns": [{"name": name, "description": text} for name, text in LOCK_COLUMNS],
             }
         ],
     }
