@@ -201,3 +201,18 @@ def make_settings(tmp_path: Path, new_warehouse) -> Callable[..., Settings]:
 def target(request) -> str:
     """Parametrises a test over both warehouses."""
     return request.param
+
+
+@pytest.fixture
+def attacked(goldens, tmp_path, _pg_databases):
+    """For the modules that attack a warehouse (tests/attack_support.py): ``attacked(target)`` is a
+    fresh copy of the module's own ``goldens[target]`` fixture, for one test to edit."""
+    from tests.attack_support import Golden, clone
+
+    made: list[Golden] = []
+
+    def make(target: str) -> Golden:
+        made.append(clone(goldens[target], tmp_path / f"wh{len(made)}", _pg_databases))
+        return made[-1]
+
+    return make

@@ -29,7 +29,10 @@ class _DuplicateKeyLoader(yaml.SafeLoader):
 
 
 def _mapping(loader, node, deep=False):
-    keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+    # a merge key (`<<: *anchor`) is YAML's way to share keys, and a key it brings may be overridden
+    keys = [
+        loader.construct_object(k, deep=deep) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"
+    ]
     repeated = [k for k, n in collections.Counter(map(str, keys)).items() if n > 1]
     if repeated:
         raise yaml.constructor.ConstructorError(None, None, f"repeated key(s) {repeated}", node.start_mark)
@@ -88,7 +91,7 @@ def test_every_model_and_column_is_described(manifest, new_warehouse, tmp_path):
     run_dbt(settings, "run", target_path=tmp_path / "target")
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     published = [n for n in models if n["name"].startswith("certified_")]
-    assert len(models) == 21 and len(published) == 4
+    assert len(models) == 37 and len(published) == 5
     with connect(settings, create=False) as wh:
         for node in models:
             assert node["description"].strip(), f"{node['name']} has no description"
@@ -107,7 +110,50 @@ def test_every_model_and_column_is_described(manifest, new_warehouse, tmp_path):
             source = manifest["nodes"][f"model.retailrocket.{node['alias']}"]
             assert (node["schema"], source["schema"]) == ("kpi", "kpi_build")
             assert node["alias"] == source["name"]
-            assert wh.columns("kpi", node["alias"]) == wh.columns("kpi_build", source["alias"]), node["name"]
+            # ... and its rows' fingerprints, which the export checks (_published__models.yml)
+            assert wh.columns("kpi", node["alias"]) == [
+                *wh.columns("kpi_build", source["alias"]),
+                "row_fingerprint",
+            ], node["name"]
+
+
+def test_the_catalogue_shows_what_a_published_number_depends_on(manifest):
+    """dbt docs' lineage is the certificate's: every published view reads its kpi_build table and
+    the certification view, which reads the run history (models with contracts, never rebuilt)
+    and the raw load bookkeeping; the exposures (the reports) read published views only."""
+    nodes = manifest["nodes"]
+    certification = "model.retailrocket.rr_date_certification"
+    published = [
+        n for n in nodes.values() if n["resource_type"] == "model" and n["name"].startswith("certified_")
+    ]
+    for node in published:
+        assert sorted(node["depends_on"]["nodes"]) == sorted(
+            [f"model.retailrocket.{node['alias']}", certification]
+        ), node["name"]
+    reads = set(nodes[certification]["depends_on"]["nodes"])
+    assert {
+        "model.retailrocket.rr_date_verdicts",
+        "model.retailrocket.rr_model_builds",
+        "model.retailrocket.rr_catalog",
+        "model.retailrocket.rr_invocations",
+        "source.retailrocket.retailrocket_raw.raw_rr_loads",
+    } <= reads
+    history = [
+        n
+        for n in nodes.values()
+        if n["resource_type"] == "model" and n["config"]["materialized"] == "rr_history"
+    ]
+    assert len(history) == 10
+    for node in history:
+        assert node["config"]["contract"]["enforced"] and node["config"]["full_refresh"] is False, node[
+            "name"
+        ]
+        assert node["depends_on"]["nodes"] == [], node["name"]
+    for exposure in manifest["exposures"].values():
+        models = [d for d in exposure["depends_on"]["nodes"] if d.startswith("model.")]
+        assert models and all(
+            nodes[d]["name"].startswith("certified_") or d == certification for d in models
+        ), exposure["name"]
 
 
 def test_every_kpi_column_uses_its_docs_block(manifest):

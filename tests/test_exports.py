@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import exports.report as report_module
+from exports.definitions import read_lock
 from exports.report import ExportError, GateRefusal, export_reports, format_value, stable_summary_lines
 from seeds_loader.load import load
 from seeds_loader.rules import gates
@@ -64,6 +65,7 @@ def test_reports_hold_exactly_the_golden_values(target, golden_builds, tmp_path)
         "rr_funnel_daily_2015-09-15.csv",
         "rr_pipeline_summary_2015-09-15.txt",
         "rr_report_2015-09-15.html",  # tests/test_report_html.py checks the page
+        "rr_report_files_2015-09-15.sha256",  # the manifest: tests/test_manifest.py
     ]
     assert read(tmp_path / "rr_funnel_daily_2015-09-15.csv") == (
         "kpi_date,visitors,sessions,views,addtocarts,purchases,sessions_with_view,sessions_with_cart,"
@@ -137,6 +139,20 @@ def test_reports_hold_exactly_the_golden_values(target, golden_builds, tmp_path)
     )
     for f in result.files[:3]:
         assert f"{f.path.name}" in summary and f.sha256 in summary
+    # the definitions the date was certified under, in words and by version and sha256
+    lock = read_lock()
+    rule = lock["rules"]["session_rule"]
+    assert rule.startswith("a new session after more than 30 min without an event")
+    keys = summary.splitlines()[summary.splitlines().index("target_date=2015-09-15") + 1 :][:3]
+    assert keys == [
+        f"definitions_version={lock['definitions_version']}",
+        f"definitions_sha256={lock['definitions_sha256']}",
+        f"session_rule={rule}",
+    ]
+    # the manifest holds every other file's sha256
+    manifest = read(tmp_path / "rr_report_files_2015-09-15.sha256").splitlines()
+    listed = {line.split("  ")[1]: line.split("  ")[0] for line in manifest if not line.startswith("#")}
+    assert listed == {f.path.name: f.sha256 for f in result.files if not f.path.name.endswith(".sha256")}
     assert not list(tmp_path.glob(".*tmp*"))
 
 
@@ -216,6 +232,9 @@ def test_csv_values_are_the_mart_values(golden_builds, tmp_path):
             source: column for column, source in (*layout.original, *layout.extras) if isinstance(source, str)
         }
         columns, rows = table_rows(settings, layout.table, where=f"kpi_date = '{D.isoformat()}'")
+        # the row fingerprint and the columns only the original's evidence quotes are no CSV column
+        kept = [i for i, c in enumerate(columns) if c != "row_fingerprint" and c not in layout.inputs]
+        columns, rows = [columns[i] for i in kept], [tuple(r[i] for i in kept) for r in rows]
         rows.sort(key=lambda r: tuple(r[columns.index(c)] for c in layout.order))
         got = read_csv(tmp_path / f"{name}_2015-09-15.csv")
         positions = [got[0].index(renamed[c]) for c in columns]
@@ -224,9 +243,10 @@ def test_csv_values_are_the_mart_values(golden_builds, tmp_path):
         )
 
 
-def test_a_failure_midway_leaves_no_report_and_no_stale_one(golden_builds, tmp_path, monkeypatch):
+def test_a_failure_midway_leaves_nothing_half_written(golden_builds, tmp_path, monkeypatch):
     settings, _ = golden_builds["duckdb"]
     export_reports(settings, D, tmp_path)  # an earlier, good export of the date
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     real_render = report_module.render_csv
     calls = []
 
@@ -239,7 +259,8 @@ def test_a_failure_midway_leaves_no_report_and_no_stale_one(golden_builds, tmp_p
     monkeypatch.setattr(report_module, "render_csv", failing_render)
     with pytest.raises(OSError, match="disk full"):
         export_reports(settings, D, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    # no temporary file left, the earlier report as it was (its manifest still verifies it)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_a_write_while_the_report_is_read_refuses_it(golden_builds, tmp_path, monkeypatch):
@@ -247,20 +268,21 @@ def test_a_write_while_the_report_is_read_refuses_it(golden_builds, tmp_path, mo
     export sees the history change and refuses (simulated here inside DuckDB's transaction)."""
     settings, _ = golden_builds["duckdb"]
     export_reports(settings, D, tmp_path)  # an earlier, good export of the date
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     real_counts = report_module._layer_counts
 
-    def counts_while_a_run_starts(wh, d):
+    def counts_while_a_run_starts(wh, *args):
         wh.execute(
             "insert into qa.rr_invocations (invocation_id, phase, recorded_at, pipeline_run_id) "
             "values ('concurrent', 'start', %s, 'concurrent')",
             (dt.datetime(2026, 12, 1),),
         )
-        return real_counts(wh, d)
+        return real_counts(wh, *args)
 
     monkeypatch.setattr(report_module, "_layer_counts", counts_while_a_run_starts)
     with pytest.raises(GateRefusal, match="the warehouse changed while the report was read"):
         export_reports(settings, D, tmp_path)
-    assert list(tmp_path.iterdir()) == []  # and the earlier report is withdrawn
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # left as it was
     assert not query(settings, "select 1 from qa.rr_invocations where invocation_id = 'concurrent'")
 
 
@@ -274,10 +296,11 @@ def test_a_date_without_data_is_refused(golden_builds, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_gate_refuses_the_report_and_removes_the_old_one(golden_builds, tmp_path):
+def test_a_failed_gate_refuses_the_report_and_keeps_the_old_one(golden_builds, tmp_path):
     settings, target_path = golden_builds["postgres"]
     export_reports(settings, D, tmp_path)
-    assert len(list(tmp_path.iterdir())) == 5  # three CSVs, the HTML page, the summary
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert len(before) == 6  # three CSVs, the HTML page, the summary, the manifest
     with connect(settings) as wh:  # what a defect in the model would produce
         wh.execute(
             "update kpi_build.mart_rr_funnel_daily set cvr_cart_to_purchase = 2.0 where kpi_date = %s", (D,)
@@ -298,7 +321,8 @@ def test_a_failed_gate_refuses_the_report_and_removes_the_old_one(golden_builds,
         [line] = cli.stderr.splitlines()
         assert line.startswith("REFUSED: no report for 2015-09-15: gate_kpi_range FAILED: "), line
         assert "cvr_cart_to_purchase" in line and "1 failing rows" in line
-        assert list(tmp_path.iterdir()) == []
+        # the report of the certified numbers stays (make check now calls it STALE)
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
         # analysts who query schema kpi directly do not see the dates of the failed check either
         # (a test checks its whole window: 09-14 .. 09-15), while earlier dates stay published
         published = "select kpi_date from kpi.mart_rr_funnel_daily where kpi_date >= %s order by 1"
@@ -381,20 +405,25 @@ def test_make_check_shows_certification_and_each_gate(golden_builds, tmp_path):
     )
     assert f"reports    2 in {tmp_path}: 2015-09-14..2015-09-15" in lines
     assert "latest     rr_pipeline_summary_2015-09-15.txt (certified)" in lines
-    assert "  its CSVs match the certified data of 2015-09-15" in lines
+    assert "  every report file matches its manifest, and the CSVs the certified rows of their date" in lines
     assert "  checked by pipeline run" in good.stdout and "window every date" in good.stdout
     gate_lines = [line.split() for line in lines if line.startswith("  gate_")]
     assert [g[0] for g in gate_lines] == list(gates())
     assert all(g[1] in ("PASS", "WARN") and g[2] == g[5] == g[8] for g in gate_lines), gate_lines
-    # a report edited after it was written no longer passes for certified numbers
+    # a report edited after it was written no longer passes for certified numbers: its manifest
+    # and the certified rows both say so (tests/test_tamper.py tries the other files)
     funnel = tmp_path / "rr_funnel_daily_2015-09-15.csv"
     funnel.write_bytes(funnel.read_bytes().replace(b",0.2857,", b",0.3000,"))
     edited = check()
     assert edited.returncode == 1
-    assert (
-        "  DIFFERS  rr_funnel_daily_2015-09-15.csv no longer match the certified data: export the date again"
-        in edited.stdout.splitlines()
+    differs = [line for line in edited.stdout.splitlines() if line.startswith("  DIFFERS  ")]
+    assert differs[0].startswith(
+        "  DIFFERS  rr_funnel_daily_2015-09-15.csv differs from its manifest (sha256 "
     )
+    assert differs[1:] == [
+        "  DIFFERS  rr_funnel_daily_2015-09-15.csv differs from the certified rows of 2015-09-15 now: "
+        "export the date again"
+    ]
 
 
 # -----------------------------------------------------------------------------------------------

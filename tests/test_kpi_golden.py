@@ -238,10 +238,12 @@ def test_crm_cap_keeps_the_strongest_and_the_uncapped_size(golden):
         vars={"crm_segment_cap": 1},
         target_path=target_path,
     )
+    # built (kpi_build), but a definition var given at run time certifies nothing (docs block
+    # rr_definitions): schema kpi does not show the date
     got = rows(
         settings,
         "select segment_name, segment_rank, visitor_id, segment_size_before_cap "
-        "from kpi.mart_rr_crm_targets_daily where kpi_date = %s order by segment_name, segment_rank",
+        "from kpi_build.mart_rr_crm_targets_daily where kpi_date = %s order by segment_name, segment_rank",
         (D,),
     )
     assert got == [
@@ -249,7 +251,17 @@ def test_crm_cap_keeps_the_strongest_and_the_uncapped_size(golden):
         ("high_intent_viewer_7d_no_cart", 1, V3, 1),
         ("repeat_buyer", 1, V1, 1),
     ]
+    [(certified, reason)] = rows(
+        settings, "select is_certified, reason from qa.rr_date_certification where kpi_date = %s", (D,)
+    )
+    assert not certified and reason.endswith("var crm_segment_cap 5000 → 1 (--vars)"), reason
+    assert rows(settings, "select count(*) from kpi.mart_rr_crm_targets_daily where kpi_date = %s", (D,)) == [
+        (0,)
+    ]
     run_dbt(settings, "build", "--select", "mart_rr_crm_targets_daily", target_path=target_path)
+    assert rows(settings, "select count(*) from kpi.mart_rr_crm_targets_daily where kpi_date = %s", (D,)) == [
+        (4,)
+    ]
 
 
 def test_every_gate_passed_and_was_recorded(golden):

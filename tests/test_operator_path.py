@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from exports.report import report_names
+from exports.manifest import manifest_name, report_names
 from seeds_loader.warehouse import connect
 from tests.airflow_support import ROOT, subprocess_env, warehouse_env
 from tests.golden_data import write_golden_files
@@ -67,7 +67,8 @@ def test_run_linux_runs_one_date_and_refuses_a_date_the_data_do_not_cover(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "events.csv: loaded" in done.stdout
     written = sorted(p.name for p in reports.iterdir())
-    assert written == sorted(report_names(dt.date(2015, 9, 14)).values())
+    d = dt.date(2015, 9, 14)
+    assert written == sorted([*report_names(d).values(), manifest_name(d)])
     summary = (reports / "rr_pipeline_summary_2015-09-14.txt").read_text()
     assert "CERTIFIED" in summary
 

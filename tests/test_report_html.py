@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 import exports.report as report_module
-from exports.catalogue import doc_text, load_catalogue
+from exports.catalogue import catalogue_from_definitions, doc_text, load_catalogue
+from exports.certification import definition_texts
+from exports.definitions import read_lock
 from exports.report import GateRefusal, export_reports, report_names
 from seeds_loader.load import load
+from seeds_loader.warehouse import connect
 from tests.browser_support import render
 from tests.dbt_support import ROOT, run_dbt
 from tests.golden_data import write_golden_files
@@ -81,6 +84,7 @@ def test_headline_and_funnel_are_the_csv_values_and_the_golden_ones(exported):
     assert [p.name for p in result.paths][3:] == [
         "rr_report_2015-09-15.html",
         "rr_pipeline_summary_2015-09-15.txt",
+        "rr_report_files_2015-09-15.sha256",
     ]
     [funnel] = csv_dicts(out / "rr_funnel_daily_2015-09-15.csv")
     data = page_data(page)
@@ -221,20 +225,30 @@ def test_trend_categories_and_crm_are_the_published_and_golden_values(exported):
     assert "2 purchases up to 2015-09-15" in sample  # the CSV's evidence_text of visitor 1
 
 
-def test_every_number_links_to_its_one_definition_from_the_dbt_docs(exported):
-    out, _ = exported
+def test_every_number_links_to_its_one_definition_from_the_dbt_docs(golden, exported):
+    out, result = exported
     page = (out / "rr_report_2015-09-15.html").read_text(encoding="utf-8")
-    catalogue = load_catalogue(ROOT / "dbt_retailrocket")
+    # the texts recorded for the definitions the date was certified under (today's files say the
+    # same: nothing changed since)
+    with connect(golden[0], create=False) as wh:
+        catalogue = catalogue_from_definitions(definition_texts(wh, result.certification.definitions_sha256))
+    today = load_catalogue(ROOT / "dbt_retailrocket")
     links = re.findall(r'<a class="num" href="#def-(\w+)" title="([^"]*)" data-doc="(\w+)"', page)
     assert len(links) == 6 + 6 + 2 * 9  # headline, funnel steps, 2 categories x 9 columns
     for target, title, doc in links:
         assert target == doc
         assert f'<dt id="def-{doc}">' in page, doc
-        assert unescape(title) == doc_text(catalogue.docs[doc]), doc  # the docs block, not a copy
+        assert unescape(title) == doc_text(catalogue.docs[doc]) == doc_text(today.docs[doc]), doc
     # the headline numbers carry the docs block their column names in the models' YAML
     assert 'href="#def-kpi_cvr_view_to_cart"' in page
     assert "Over several days, sum the numerators and the denominators" in unescape(page)
     assert "strictly greater than 30 minutes" in page  # rr_session_rule, from _staging__docs.md
+    # the page names the definitions version and sha256 it shows the texts of
+    lock = read_lock()
+    version = f'data-definitions-version="{lock["definitions_version"]}"'
+    assert version in page and lock["definitions_sha256"] in page
+    assert page_data(page)["definitions_sha256"] == lock["definitions_sha256"]
+    assert 'id="trend-other-definitions"' not in page  # every day of the trend: the same version
 
 
 def test_the_first_date_shows_the_day_before_as_not_certified(golden, tmp_path):
@@ -259,14 +273,15 @@ def test_same_data_same_bytes(golden, exported, tmp_path):
     assert b"https://" not in first and b"<img" not in first and b"src=" not in first
 
 
-def test_an_uncertified_date_writes_no_page_and_removes_the_old_one(golden, tmp_path):
+def test_an_uncertified_date_writes_no_page_and_keeps_the_old_one(golden, tmp_path):
     settings, target_path = golden
-    # a date without data: an old page of that date is withdrawn with the other files
+    # a date without data: nothing is written, and nothing already in the folder is touched
     old = tmp_path / "rr_report_2015-09-20.html"
     old.write_text("an old page\n")
     with pytest.raises(GateRefusal):
         export_reports(settings, dt.date(2015, 9, 20), tmp_path)
-    assert not old.exists()
+    assert old.read_text() == "an old page\n"
+    old.unlink()
     # a certified date that loses its certification: `dbt run` of a KPI model without its tests
     export_reports(settings, D, tmp_path)
     assert (tmp_path / "rr_report_2015-09-15.html").exists()
@@ -279,18 +294,20 @@ def test_an_uncertified_date_writes_no_page_and_removes_the_old_one(golden, tmp_
             vars={"target_date": D.isoformat()},
             target_path=target_path,
         )
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
         with pytest.raises(GateRefusal, match="mart_rr_funnel_daily was rebuilt"):
             export_reports(settings, D, tmp_path)
-        assert list(tmp_path.iterdir()) == []
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # make check: STALE
     finally:
         run_dbt(settings, "build", vars={"target_date": D.isoformat()}, target_path=target_path)
     export_reports(settings, D, tmp_path)
     assert (tmp_path / "rr_report_2015-09-15.html").exists()
 
 
-def test_a_failure_while_drawing_leaves_no_report(golden, tmp_path, monkeypatch):
+def test_a_failure_while_drawing_leaves_nothing_half_written(golden, tmp_path, monkeypatch):
     settings, _ = golden
     export_reports(settings, D, tmp_path)  # an earlier, good export of the date
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     def failing(*args, **kwargs):
         raise RuntimeError("the chart could not be drawn")
@@ -298,7 +315,7 @@ def test_a_failure_while_drawing_leaves_no_report(golden, tmp_path, monkeypatch)
     monkeypatch.setattr(report_module, "render_html", failing)
     with pytest.raises(RuntimeError, match="could not be drawn"):
         export_reports(settings, D, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_the_page_renders_in_chromium_offline_without_errors(exported, tmp_path):

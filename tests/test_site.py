@@ -85,7 +85,7 @@ def test_the_metrics_page_carries_every_definition(manifest):
     kpi_models = [
         n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["fqn"][1:-1] == ["kpi"]
     ]
-    assert len(kpi_models) == 4
+    assert len(kpi_models) == 5
     flat = " ".join(page.split())
     for model in kpi_models:
         for column in model["columns"].values():
