@@ -208,3 +208,61 @@ def test_make_check_names_every_edited_report_file(target, attacked):
     check = make_check(wh.settings, wh.reports)
     assert check.returncode == 1
     assert f"DIFFERS  {csv.name} differs from the certified rows of {older} now" in check.stdout, check.stdout
+
+
+def view_text(wh: Golden, schema: str, name: str) -> str:
+    """The SELECT of a view as the warehouse keeps it."""
+    if wh.settings.target == "postgres":
+        [(text,)] = query(wh.settings, "select pg_get_viewdef(%s::regclass)", (f"{schema}.{name}",))
+        return text.strip().rstrip(";")
+    [(text,)] = query(
+        wh.settings,
+        "select sql from duckdb_views() where schema_name = %s and view_name = %s",
+        (schema, name),
+    )
+    return re.split(r"\bAS\b", text, maxsplit=1, flags=re.IGNORECASE)[1].strip().rstrip(";")
+
+
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_a_published_view_edited_in_place_is_created_again_by_the_next_build(target, attacked, tmp_path):
+    """The views of schema kpi are re-created only when they would change (materialization
+    rr_view). One edited in place (hiding D) and one replaced by a table (publishing a forged
+    row) are not taken for unchanged: the next build creates both again; the untouched ones are
+    left as they are."""
+    wh = attacked(target)
+    published = ("build", "-s", "path:models/kpi/published")
+    # (a clone's PostgreSQL database has another name: its views' SQL names it; built once first)
+    run_dbt(wh.settings, *published, target_path=wh.target_path, vars={"target_date": str(D)})
+    funnel = query(wh.settings, "select * from kpi.mart_rr_funnel_daily order by kpi_date")
+    crm = query(wh.settings, "select count(*) from kpi.mart_rr_crm_targets_daily")
+    hidden = view_text(wh, "kpi", "mart_rr_funnel_daily")
+    execute(
+        wh,
+        "create or replace view kpi.mart_rr_funnel_daily as "
+        f"select * from ({hidden}) as edited where edited.kpi_date <> '{D}'",
+    )
+    execute(wh, "drop view kpi.mart_rr_crm_targets_daily")
+    execute(
+        wh, "create table kpi.mart_rr_crm_targets_daily as select * from kpi_build.mart_rr_crm_targets_daily"
+    )
+    assert len(query(wh.settings, "select * from kpi.mart_rr_funnel_daily")) == len(funnel) - 1
+
+    run = run_dbt(wh.settings, *published, target_path=wh.target_path, vars={"target_date": str(D)})
+    messages = {
+        r["unique_id"].split(".")[-1]: r["message"]
+        for r in run.results
+        if r["unique_id"].startswith("model.")
+    }
+    assert messages["certified_mart_rr_funnel_daily"] != "OK: unchanged", messages
+    assert messages["certified_mart_rr_crm_targets_daily"] != "OK: unchanged", messages
+    assert messages["certified_mart_rr_cohort_weekly"] == "OK: unchanged", messages
+    assert query(wh.settings, "select * from kpi.mart_rr_funnel_daily order by kpi_date") == funnel
+    assert query(wh.settings, "select count(*) from kpi.mart_rr_crm_targets_daily") == crm
+    [(kind,)] = query(
+        wh.settings,
+        "select table_type from information_schema.tables where table_schema = 'kpi' "
+        "and table_name = 'mart_rr_crm_targets_daily'",
+    )
+    assert kind == "VIEW"
+    again = run_dbt(wh.settings, *published, target_path=wh.target_path, vars={"target_date": str(D)})
+    assert {r["message"] for r in again.results if r["unique_id"].startswith("model.")} == {"OK: unchanged"}

@@ -1,8 +1,9 @@
 {#- qa.rr_definitions_lock: the committed definitions lock as rows (docs block rr_definitions), so
-    that analysts see which definitions are official in this version of the project. A table: a
-    view's text of a few hundred rows is more than a Hive metastore keeps (Spark). -#}
+    that analysts see which definitions are official in this version of the project. A view
+    re-created only when the lock changes (rr_view); a table on Spark: a view's text of a few
+    hundred rows is more than a Hive metastore keeps. -#}
 
-{{ config(materialized='table') }}
+{{ config(materialized='table' if target.type == 'spark' else 'rr_view') }}
 
 {%- set lock = rr_definitions_lock(required=false) if execute else {'entries': {}} -%}
 
