@@ -97,6 +97,12 @@ def test_every_warehouse_computes_the_lock_s_fingerprint(target, goldens):
     )
     assert found == [(lock["definitions_sha256"], lock["definitions_version"])]
     assert certification_of(wh.settings) == (True, None, lock["definitions_version"])
+    # the key of the project's files is recorded as making them: later invocations on the same
+    # files read it instead of computing the definitions (rr_definitions_key)
+    keyed = query(
+        wh.settings, "select distinct definitions_sha256 from qa.rr_definition_texts where kind = 'files'"
+    )
+    assert keyed == [(lock["definitions_sha256"],)]
 
 
 @pytest.mark.parametrize("target", ["duckdb", "postgres"])

@@ -7,7 +7,9 @@
            tasks start together);
         5. a new version of the project: append the columns its history gained, record its
            catalog (what a complete check is);
-        6. a new state of the definitions: record its texts (what the reports show);
+        6. a new state of the definitions: record its texts (what the reports show); files
+           not seen before that make the lock's definitions: record their key (the next
+           invocation on the same files does not compute the definitions again);
         7. this invocation's start row.
         Steps 4-7 commit together. -#}
     {%- if not rr_records_this_command() -%}{{ return('') }}{%- endif -%}
@@ -22,8 +24,11 @@
         {%- for node in rr_history_nodes() -%}{%- do statements.extend(rr_add_history_columns(node)) -%}{%- endfor -%}
         {%- do statements.append(rr_catalog_rows(catalog)) -%}
     {%- endif -%}
-    {%- if not rr_definition_texts_recorded(definitions.sha256) -%}
+    {%- if not definitions.key_known and not rr_definition_texts_recorded(definitions.sha256) -%}
         {%- do statements.append(rr_definition_texts_rows(definitions)) -%}
+    {%- endif -%}
+    {%- if not definitions.key_known and definitions.key and definitions.version is not none -%}
+        {%- do statements.append(rr_definitions_key_row(definitions)) -%}
     {%- endif -%}
     {%- do statements.append(rr_invocation_row('start', catalog.id, definitions)) -%}
     {%- do rr_run_statements(statements) -%}
