@@ -511,7 +511,12 @@ def test_the_session_method_reads_and_writes_with_the_same_types(tmp_path):
             assert wh.query(REGISTRY_PROBE) == [("true",)]  # the driver has the jar here too
         assert (tmp_path / "spark" / "warehouse" / "scratch.db").is_dir()  # the local warehouse folder
     finally:
+        from pyspark import SparkContext
+
+        jvm = getattr(SparkContext._gateway, "proc", None)
         spark.stop_session()
+    # the JVM the session started ends with it (it used to stay, with 0.5 GB, until the process exits)
+    assert jvm is not None and jvm.poll() is not None
 
 
 # runs the static initialiser of Hive's function registry, which needs the interface pyspark does
