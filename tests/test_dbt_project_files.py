@@ -48,6 +48,34 @@ def test_no_repeated_yaml_keys(path: Path):
     yaml.load(path.read_text(), Loader=_DuplicateKeyLoader)
 
 
+# the keys a column may have; any other is text cut off by a comma in a flow mapping
+# (`{name: x, description: When (UTC, the clock).}` is the description "When (UTC" and a key)
+COLUMN_KEYS = {
+    "name",
+    "data_type",
+    "constraints",
+    "granularity",
+    "description",
+    "data_tests",
+    "tests",
+    "quote",
+    "meta",
+    "config",
+}
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: p.name)
+def test_no_column_text_is_cut_by_a_comma(path: Path):
+    document = yaml.safe_load(path.read_text()) or {}
+    cut = [
+        f"{model['name']}.{column['name']}: {sorted(set(column) - COLUMN_KEYS)}"
+        for model in document.get("models") or []
+        for column in model.get("columns") or []
+        if set(column) - COLUMN_KEYS
+    ]
+    assert cut == []
+
+
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory) -> dict:
     target = tmp_path_factory.mktemp("parse")
