@@ -226,8 +226,8 @@ def view_text(wh: Golden, schema: str, name: str) -> str:
 @pytest.mark.parametrize("target", ["duckdb", "postgres"])
 def test_a_published_view_edited_in_place_is_created_again_by_the_next_build(target, attacked, tmp_path):
     """The views of schema kpi are re-created only when they would change (materialization
-    rr_view). One edited in place (hiding D) and one replaced by a table (publishing a forged
-    row) are not taken for unchanged: the next build creates both again; the untouched ones are
+    rr_view). One edited in place (hiding D) and one replaced by a table (publishing every
+    built row, certified or not) are not taken for unchanged: the next build creates both again; the untouched ones are
     left as they are."""
     wh = attacked(target)
     published = ("build", "-s", "path:models/kpi/published")

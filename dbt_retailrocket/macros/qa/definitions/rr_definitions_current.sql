@@ -33,11 +33,7 @@
         {%- set macro = rr_macro_by_id(uid) -%}
         {%- do rr_definition_entry(entries, 'macro', uid.split('.')[-1], macro.macro_sql) -%}
     {%- endfor -%}
-    {#- the vars: those named (the lock tool names every var of dbt_project.yml), those the lock
-        has, and any given with --vars -#}
-    {%- set names = (var_names or []) + ((invocation_args_dict.get('vars') or {}).keys() | list) -%}
-    {%- for key in rr_definitions_lock(required=false).entries if key.startswith('var ') -%}{%- do names.append(key[4:]) -%}{%- endfor -%}
-    {%- for name in names | unique | sort if name not in rr_run_vars() -%}
+    {%- for name in rr_definition_var_names(var_names) -%}
         {%- do rr_definition_entry(entries, 'var', name, tojson(var(name, none), sort_keys=true)) -%}
     {%- endfor -%}
     {%- for uid in lineage | sort if uid in graph.nodes and graph.nodes[uid].resource_type == 'model' -%}
@@ -59,6 +55,16 @@
         {%- do listing.append(entries[key].kind ~ '|' ~ entries[key].name ~ '|' ~ entries[key].md5) -%}
     {%- endfor -%}
     {{- return({'entries': entries, 'listing': listing | join('\n'), 'rules': rr_definition_rules()}) -}}
+{%- endmacro %}
+
+
+{% macro rr_definition_var_names(var_names=none) -%}
+    {#- The vars that are definitions, sorted: those named (the lock tool names every var of
+        dbt_project.yml), those the lock has, and any given with --vars; but the run's own
+        (rr_run_vars). -#}
+    {%- set names = (var_names or []) + ((invocation_args_dict.get('vars') or {}).keys() | list) -%}
+    {%- for key in rr_definitions_lock(required=false).entries if key.startswith('var ') -%}{%- do names.append(key[4:]) -%}{%- endfor -%}
+    {{- return(names | unique | reject('in', rr_run_vars()) | sort | list) -}}
 {%- endmacro %}
 
 

@@ -10,10 +10,8 @@
     {%- for value in context.values() if value.macro is defined and value.macro.package_name == project_name -%}
         {%- do macros.append([value.macro.unique_id, value.macro.macro_sql, value.macro.depends_on.macros]) -%}
     {%- endfor -%}
-    {%- set names = (invocation_args_dict.get('vars') or {}).keys() | list -%}
-    {%- for key in rr_definitions_lock(required=false).entries if key.startswith('var ') -%}{%- do names.append(key[4:]) -%}{%- endfor -%}
     {%- set vars = {} -%}
-    {%- for name in names | unique if name not in rr_run_vars() -%}{%- do vars.update({name: var(name, none)}) -%}{%- endfor -%}
+    {%- for name in rr_definition_var_names() -%}{%- do vars.update({name: var(name, none)}) -%}{%- endfor -%}
     {%- set inputs = tojson({'nodes': graph.nodes, 'sources': graph.sources, 'metrics': graph.metrics,
         'semantic_models': graph.semantic_models, 'macros': macros | sort, 'vars': vars,
         'dbt': dbt_version, 'project': project_name}, sort_keys=true) -%}
