@@ -2,8 +2,8 @@
     whether a load is under way. -#}
 
 {% macro rr_raw_bookkeeping_exists() -%}
-    {{- return(rr_relation_type('raw', 'raw_rr_loads') is not none
-        and rr_relation_type('raw', 'raw_rr_date_fingerprints') is not none) -}}
+    {%- set raw = rr_relation_types('raw') -%}
+    {{- return('raw_rr_loads' in raw and 'raw_rr_date_fingerprints' in raw) -}}
 {%- endmacro %}
 
 
