@@ -8,6 +8,7 @@ from typing import Any
 from seeds_loader.load import LoadReport, load
 from seeds_loader.raw_files import SCHEMA, LoadError
 from seeds_loader.settings import Settings
+from seeds_loader.spark import SparkError
 from seeds_loader.warehouse import WarehouseError
 
 
@@ -61,7 +62,7 @@ def main(args: Any, settings: Settings) -> int:
     data_dir = args.data_dir if args.data_dir is not None else settings.data_dir
     try:
         report = load(settings, data_dir, only_changed=args.only_changed, progress=not args.quiet)
-    except (LoadError, WarehouseError) as exc:
+    except (LoadError, WarehouseError, SparkError) as exc:
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
         return 1
     print_report(report)

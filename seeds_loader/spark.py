@@ -152,6 +152,17 @@ class SessionConnection:
     """A local Spark in this process (pyspark), with the project's local settings."""
 
     def __init__(self, settings: Settings):
+        from seeds_loader import spark_server
+
+        server = spark_server.recorded_pid(settings)
+        if server is not None:
+            # Derby admits one process: the session would start a JVM and fail at its first
+            # statement ("Unable to instantiate SessionHiveMetaStoreClient") half a minute later
+            raise SparkError(
+                f"the local Spark Thrift Server (pid {server}, make spark-up) holds the metastore in "
+                f"{settings.spark_dir}: set RR_SPARK_METHOD=thrift to use it, or stop it (make spark-down) "
+                "to use a session"
+            )
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:

@@ -561,3 +561,34 @@ def test_the_thrift_server_can_initialise_hive_functions(_spark_server, tmp_path
         assert len(lines) == 1, done.stdout[-2000:] + done.stderr[-3000:]
         found.append(lines[0])
     assert found == ["RESULT error, names the missing interface: True", "RESULT true"]
+
+
+def test_a_session_beside_the_running_local_server_fails_at_once_in_one_line(
+    _spark_server, golden_dir, tmp_path
+):
+    """`make spark-up`, then a load with the default RR_SPARK_METHOD=session on the same metastore:
+    Derby admits one process, so the session used to start a JVM and die half a minute later with
+    a traceback (Unable to instantiate SessionHiveMetaStoreClient). It is refused before any JVM
+    starts, in one line that names the way out; the server's warehouse is untouched."""
+    server = _spark_server()
+    env = {
+        **os.environ,
+        **server.dbt_env(),
+        "RR_SPARK_METHOD": "session",
+        "RR_DATA_DIR": str(golden_dir),
+    }
+    env.pop("SPARK_CONF_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "seeds_loader", "load", "--quiet"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the local Spark Thrift Server (pid "), done.stderr
+    assert "set RR_SPARK_METHOD=thrift to use it" in lines[0] and "make spark-down" in lines[0]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert query(server, "select 1") == [(1,)]  # the server keeps its metastore
