@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,3 +248,74 @@ def report_dates(folder: Path) -> list[dt.date]:
 def verify_folder(folder: Path) -> list[ReportSetCheck]:
     """:func:`verify_report_set` for every date of :func:`report_dates`."""
     return [verify_report_set(folder, d) for d in report_dates(folder)]
+
+
+# -----------------------------------------------------------------------------------------------
+# temporary files of exports: written under a hidden name, renamed when the whole set is written
+# -----------------------------------------------------------------------------------------------
+_TEMP_RE = re.compile(r"\.(.+)\.tmp-(?:([A-Za-z0-9.-]+)-)?([0-9]+)")
+
+
+def _this_host() -> str:
+    """This machine's name as it may appear in a file name (containers of one stack differ)."""
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+
+
+def temp_name(name: str) -> str:
+    """The hidden name an export writes ``name`` under until its set is complete: it carries the
+    host and the process, so a later export can tell the leftovers of a killed one."""
+    return f".{name}.tmp-{_this_host()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class TempFile:
+    path: Path
+    host: str  # "" for the names of earlier versions (no host part: this machine's)
+    pid: int
+
+    @property
+    def here(self) -> bool:
+        return self.host in ("", _this_host())
+
+    @property
+    def abandoned(self) -> bool:
+        """Left by a process of this machine that has ended (killed during an export)."""
+        return self.here and not _alive(self.pid)
+
+    def describe(self) -> str:
+        where = f"pid {self.pid}" + ("" if self.here else f" on {self.host}")
+        if self.abandoned:
+            return f"{self.path.name} ({where}, ended: the next export removes it)"
+        return f"{self.path.name} ({where}, {'an export under way' if self.here else 'another machine'})"
+
+
+def temp_files(folder: Path) -> list[TempFile]:
+    """The temporary files of exports in ``folder``, by name."""
+    found = []
+    for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
+        match = _TEMP_RE.fullmatch(path.name)
+        if match and path.is_file():
+            found.append(TempFile(path, match.group(2) or "", int(match.group(3))))
+    return found
+
+
+def sweep_abandoned(folder: Path) -> list[TempFile]:
+    """Remove the temporary files that exports killed on this machine left behind (a process that
+    has ended renames nothing more); those of a live process or of another machine stay. Returns
+    what was removed, for the caller to report."""
+    removed = []
+    for temp in temp_files(folder):
+        if temp.abandoned:
+            temp.path.unlink(missing_ok=True)
+            removed.append(temp)
+    return removed

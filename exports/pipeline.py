@@ -326,7 +326,7 @@ def check(settings: Settings, reports_dir: Path) -> int:
     Exit 0 when every set is intact and the newest report's date is certified now with exactly
     its reported rows; 1 otherwise (or no report yet). An older report of a date that is no
     longer certified is shown as STALE without failing the check."""
-    from exports.manifest import ManifestError, report_dates, verify_folder
+    from exports.manifest import ManifestError, report_dates, temp_files, verify_folder
     from exports.rows import RowsRead
 
     print(f"warehouse  {settings.describe()}")
@@ -369,6 +369,12 @@ def check(settings: Settings, reports_dir: Path) -> int:
             print(f"not certified: {_runs([d for d, _ in bad])}; first {bad[0][0]}: {bad[0][1]}")
     else:
         print("certified  nothing yet (no dbt run has checked any date)")
+    leftovers = temp_files(reports_dir)
+    if leftovers:
+        print(
+            f"temporary  {len(leftovers)} file(s) of unfinished exports, not part of any report: "
+            + "; ".join(t.describe() for t in leftovers)
+        )
     if not dates:
         print(f"reports    none in {reports_dir} yet (make demo, or make report DATE=...)")
         return 1

@@ -45,10 +45,11 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ from exports.certification import (
 )
 from exports.definitions import read_lock, version_problems
 from exports.html_report import read_page_data, render_html
-from exports.manifest import manifest_name, render_manifest, report_names
+from exports.manifest import manifest_name, render_manifest, report_names, sweep_abandoned, temp_name
 from exports.rows import FINGERPRINT_COLUMN, RowsRead
 from seeds_loader.rules import PIPELINE_RUN_ID_MAX, FreeTextError, one_line, parse_free_text
 from seeds_loader.settings import Settings
@@ -256,6 +257,8 @@ class ExportResult:
     files: list[ReportFile]
     certification: Certification
     funnel: dict[str, Any]
+    # temporary files that killed exports had left in the folder, removed before this one wrote
+    swept: list[str] = field(default_factory=list)
 
     @property
     def paths(self) -> list[Path]:
@@ -466,7 +469,7 @@ class _AtomicWriter:
 
     def write(self, name: str, data: bytes) -> Path:
         final = self.out_dir / name
-        tmp = self.out_dir / f".{name}.tmp-{os.getpid()}"
+        tmp = self.out_dir / temp_name(name)
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -504,6 +507,14 @@ def export_reports(
         raise ExportError(str(exc)) from None
     out_dir = Path(out_dir) if out_dir is not None else settings.root / "logs" / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)
+    swept = sweep_abandoned(out_dir)
+    if swept:
+        logging.getLogger(__name__).warning(
+            "removed %d temporary file(s) that killed exports left in %s: %s",
+            len(swept),
+            out_dir,
+            "; ".join(t.describe() for t in swept),
+        )
     names = report_names(target_date)
     writer = _AtomicWriter(out_dir)
     try:
@@ -585,7 +596,7 @@ def export_reports(
         writer.abort()
         raise
     files.append(ReportFile(manifest_path, None, hashlib.sha256(manifest).hexdigest()))
-    return ExportResult(target_date, files, cert, funnel)
+    return ExportResult(target_date, files, cert, funnel, [t.describe() for t in swept])
 
 
 def _written(writer: _AtomicWriter) -> list[bytes]:

@@ -16,6 +16,7 @@ import pytest
 
 import exports.report as report_module
 from exports.definitions import read_lock
+from exports.manifest import temp_name
 from exports.report import ExportError, GateRefusal, export_reports, format_value, stable_summary_lines
 from seeds_loader.load import load
 from seeds_loader.rules import gates
@@ -604,3 +605,73 @@ def test_a_published_column_without_a_place_in_the_layout_stops_the_export(
     ):
         export_reports(settings, D, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+KILLED_WRITER = """
+import os
+import sys
+from pathlib import Path
+
+from exports.report import _AtomicWriter
+
+writer = _AtomicWriter(Path(sys.argv[1]))
+writer.write("rr_report_2015-09-15.html", b"half of a page")
+writer.write("rr_funnel_daily_2015-09-15.csv", b"half of a csv")
+print(os.getpid(), flush=True)
+os.kill(os.getpid(), 9)  # kill -9 before the set is renamed into place
+"""
+
+
+def test_the_litter_of_a_killed_export_is_swept_by_the_next_and_shown_by_check(golden_builds, tmp_path):
+    """Rough edge 2 of issue 26: `kill -9` during an export left hidden temporary files in the
+    folder. The next export removes those whose process has ended (and says so); an export under
+    way, or one on another machine sharing the folder, keeps its own. `make check` lists them
+    and does not count them as reports."""
+    settings, _ = golden_builds["duckdb"]
+    out = tmp_path / "reports"
+    export_reports(settings, D, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(out)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert killed.returncode == -9, killed.stderr
+    dead_pid = int(killed.stdout.strip())
+    litter = sorted(p.name for p in out.iterdir() if p.name not in before)
+    assert len(litter) == 2 and all(f"-{dead_pid}" in name and name.startswith(".") for name in litter)
+    sleeper = subprocess.Popen(["sleep", "300"])  # an export still writing, in another process
+    live = out / (temp_name("rr_cohort_weekly_2015-09-15.csv").rsplit("-", 1)[0] + f"-{sleeper.pid}")
+    live.write_bytes(b"an export under way in this process")
+    elsewhere = out / ".rr_report_2015-09-15.html.tmp-another-host-1"
+    elsewhere.write_bytes(b"an export on another machine")
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "exports.pipeline", "check"],
+            cwd=ROOT,
+            env={**os.environ, **settings.dbt_env(), "RR_REPORTS_DIR": str(out)},
+            capture_output=True,
+            text=True,
+        )
+
+    first = check()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Traceback" not in first.stdout + first.stderr
+    [line] = [x for x in first.stdout.splitlines() if x.startswith("temporary")]
+    assert line.startswith("temporary  4 file(s) of unfinished exports, not part of any report: ")
+    assert f"(pid {dead_pid}, ended: the next export removes it)" in line
+    assert (
+        f"(pid {sleeper.pid}, an export under way)" in line
+        and "(pid 1 on another-host, another machine)" in line
+    )
+    assert "reports    1 in" in first.stdout  # the temporary files are no report of their own
+
+    result = export_reports(settings, D, out)
+    assert sorted(s.split(" ")[0] for s in result.swept) == litter
+    left = {p.name for p in out.iterdir()} - set(before)
+    assert left == {live.name, elsewhere.name}
+    assert {n: (out / n).read_bytes() for n in before if n.endswith(".csv")} == {
+        n: data for n, data in before.items() if n.endswith(".csv")
+    }
+    second = check()
+    sleeper.kill()
+    assert second.returncode == 0 and "temporary  2 file(s)" in second.stdout, second.stdout
