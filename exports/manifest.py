@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from seeds_loader.processes import alive
 from seeds_loader.rules import DateError, parse_date
 
 _LINE_RE = re.compile(r"([0-9a-fA-F]{64})  (.+)")
@@ -267,16 +268,6 @@ def temp_name(name: str) -> str:
     return f".{name}.tmp-{_this_host()}-{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass(frozen=True)
 class TempFile:
     path: Path
@@ -290,21 +281,23 @@ class TempFile:
     @property
     def abandoned(self) -> bool:
         """Left by a process of this machine that has ended (killed during an export)."""
-        return self.here and not _alive(self.pid)
+        return self.here and not alive(self.pid)
 
     def describe(self) -> str:
+        """``name (pid N, ended)``, ``(pid N, an export under way)`` or ``(pid N on HOST, another machine)``."""
         where = f"pid {self.pid}" + ("" if self.here else f" on {self.host}")
-        if self.abandoned:
-            return f"{self.path.name} ({where}, ended: the next export removes it)"
-        return f"{self.path.name} ({where}, {'an export under way' if self.here else 'another machine'})"
+        state = "ended" if self.abandoned else ("an export under way" if self.here else "another machine")
+        return f"{self.path.name} ({where}, {state})"
 
 
 def temp_files(folder: Path) -> list[TempFile]:
-    """The temporary files of exports in ``folder``, by name."""
+    """The temporary files of exports in ``folder``: hidden names of a report file or manifest
+    (nothing else in the folder is ever taken for one, nor removed)."""
     found = []
+    patterns = _name_patterns()
     for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
         match = _TEMP_RE.fullmatch(path.name)
-        if match and path.is_file():
+        if match and path.is_file() and any(p.fullmatch(match.group(1)) for p in patterns):
             found.append(TempFile(path, match.group(2) or "", int(match.group(3))))
     return found
 

@@ -372,7 +372,8 @@ def check(settings: Settings, reports_dir: Path) -> int:
     leftovers = temp_files(reports_dir)
     if leftovers:
         print(
-            f"temporary  {len(leftovers)} file(s) of unfinished exports, not part of any report: "
+            f"temporary  {len(leftovers)} file(s) of unfinished exports, not part of any report "
+            "(the next export on this machine removes those whose process ended): "
             + "; ".join(t.describe() for t in leftovers)
         )
     if not dates:

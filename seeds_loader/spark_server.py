@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from seeds_loader.processes import alive
 from seeds_loader.settings import Settings
 
 START_TIMEOUT_S = 240.0
@@ -44,22 +45,12 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recorded_pid(settings: Settings) -> int | None:
     try:
         pid = int(_pid_file(settings).read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if alive(pid) else None
 
 
 def spark_submit() -> Path:
@@ -143,7 +134,7 @@ def down(settings: Settings, say=print) -> bool:
     except ProcessLookupError:
         return False
     for _ in range(100):
-        if not _alive(pid):
+        if not alive(pid):
             break
         time.sleep(0.1)
     else:

@@ -21,6 +21,7 @@ from exports.report import ExportError, GateRefusal, export_reports, format_valu
 from seeds_loader.load import load
 from seeds_loader.rules import gates
 from seeds_loader.warehouse import connect
+from tests.attack_support import make_check
 from tests.dbt_support import ROOT, query, run_dbt, table_rows
 from tests.golden_data import write_golden_files
 
@@ -643,22 +644,19 @@ def test_the_litter_of_a_killed_export_is_swept_by_the_next_and_shown_by_check(g
     live.write_bytes(b"an export under way in this process")
     elsewhere = out / ".rr_report_2015-09-15.html.tmp-another-host-1"
     elsewhere.write_bytes(b"an export on another machine")
+    # a hidden file of someone else that only looks like one, with a pid that has ended
+    notes = out / f".my_notes.txt.tmp-{temp_name('x').rsplit('-', 2)[1]}-{dead_pid}"
+    notes.write_bytes(b"not an export's")
 
-    def check() -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "exports.pipeline", "check"],
-            cwd=ROOT,
-            env={**os.environ, **settings.dbt_env(), "RR_REPORTS_DIR": str(out)},
-            capture_output=True,
-            text=True,
-        )
-
-    first = check()
+    first = make_check(settings, out)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Traceback" not in first.stdout + first.stderr
     [line] = [x for x in first.stdout.splitlines() if x.startswith("temporary")]
-    assert line.startswith("temporary  4 file(s) of unfinished exports, not part of any report: ")
-    assert f"(pid {dead_pid}, ended: the next export removes it)" in line
+    assert line.startswith(
+        "temporary  4 file(s) of unfinished exports, not part of any report "
+        "(the next export on this machine removes those whose process ended): "
+    )
+    assert line.count(f"(pid {dead_pid}, ended)") == 2 and ".my_notes" not in line
     assert (
         f"(pid {sleeper.pid}, an export under way)" in line
         and "(pid 1 on another-host, another machine)" in line
@@ -668,10 +666,10 @@ def test_the_litter_of_a_killed_export_is_swept_by_the_next_and_shown_by_check(g
     result = export_reports(settings, D, out)
     assert sorted(s.split(" ")[0] for s in result.swept) == litter
     left = {p.name for p in out.iterdir()} - set(before)
-    assert left == {live.name, elsewhere.name}
+    assert left == {live.name, elsewhere.name, notes.name}
     assert {n: (out / n).read_bytes() for n in before if n.endswith(".csv")} == {
         n: data for n, data in before.items() if n.endswith(".csv")
     }
-    second = check()
+    second = make_check(settings, out)
     sleeper.kill()
     assert second.returncode == 0 and "temporary  2 file(s)" in second.stdout, second.stdout
